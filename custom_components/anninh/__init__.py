@@ -1,0 +1,30 @@
+"""An Ninh: community security for a commune police station.
+
+The station is a config entry; each donated camera, bell and loudspeaker is a config subentry and a
+device with entities. `entry.runtime_data` is the `Station` that keeps them running.
+"""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+
+from .station import AnNinhConfigEntry, Station
+
+PLATFORMS: list[Platform] = []
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: AnNinhConfigEntry) -> bool:
+    """Start the station and its devices."""
+    station = Station(hass, entry)
+    entry.runtime_data = station
+    await station.async_start()
+    entry.async_on_unload(station.async_stop)
+    entry.async_on_unload(entry.add_update_listener(station.async_entry_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: AnNinhConfigEntry) -> bool:
+    """Unload platforms; `async_on_unload` callbacks then stop the station."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

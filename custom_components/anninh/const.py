@@ -1,0 +1,54 @@
+"""Constants shared by the HA side of anninh."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "anninh"
+MANUFACTURER: Final = "An Ninh"
+
+# Station (config entry) data and options.
+CONF_RECORDINGS_DIR: Final = "recordings_dir"
+CONF_RETENTION_DAYS: Final = "retention_days"
+CONF_PRE_EVENT_SECONDS: Final = "pre_event_seconds"
+DEFAULT_RETENTION_DAYS: Final = 30
+DEFAULT_PRE_EVENT_SECONDS: Final = 10
+MAX_PRE_EVENT_SECONDS: Final = 60
+MAX_RETENTION_DAYS: Final = 3650
+
+# Subentry types: one per kind of donated device.
+SUBENTRY_CAMERA: Final = "camera"
+SUBENTRY_BELL: Final = "bell"
+SUBENTRY_LOUDSPEAKER: Final = "loudspeaker"
+
+# Shared device fields.
+CONF_ADDRESS: Final = "address"
+CONF_LOCATION: Final = "location"
+
+# Camera.
+CONF_DONOR_NAME: Final = "donor_name"
+CONF_DONOR_PHONE: Final = "donor_phone"
+CONF_STREAM_URL: Final = "stream_url"
+CONF_SUB_STREAM_URL: Final = "sub_stream_url"
+PROBE_TIMEOUT_SECONDS: Final = 10.0
+
+# Bell.
+CONF_SOURCE: Final = "source"
+SOURCE_WEBHOOK: Final = "webhook"
+SOURCE_ENTITY: Final = "entity"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+CONF_LOCAL_ONLY: Final = "local_only"
+CONF_SOURCE_ENTITY: Final = "source_entity"
+CONF_LINKED_CAMERAS: Final = "linked_cameras"
+CONF_LINKED_LOUDSPEAKERS: Final = "linked_loudspeakers"
+CONF_PRIORITY: Final = "priority"
+PRIORITIES: Final = ("low", "normal", "high", "critical")
+DEFAULT_PRIORITY: Final = "normal"
+BELL_SOURCE_DOMAINS: Final = ("binary_sensor", "event", "input_button", "button")
+
+# Loudspeaker.
+CONF_TARGETS: Final = "targets"
+CONF_VOLUME: Final = "volume"
+CONF_LANGUAGE: Final = "language"
+LANGUAGES: Final = ("vi", "en")
+DEFAULT_VOLUME: Final = 70

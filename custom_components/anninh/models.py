@@ -1,0 +1,183 @@
+"""Typed views of the station's config entry and of each device's subentry data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
+
+from .const import (
+    CONF_ADDRESS,
+    CONF_DONOR_NAME,
+    CONF_DONOR_PHONE,
+    CONF_LANGUAGE,
+    CONF_LINKED_CAMERAS,
+    CONF_LINKED_LOUDSPEAKERS,
+    CONF_LOCAL_ONLY,
+    CONF_LOCATION,
+    CONF_PRE_EVENT_SECONDS,
+    CONF_PRIORITY,
+    CONF_RECORDINGS_DIR,
+    CONF_RETENTION_DAYS,
+    CONF_SOURCE,
+    CONF_SOURCE_ENTITY,
+    CONF_STREAM_URL,
+    CONF_SUB_STREAM_URL,
+    CONF_TARGETS,
+    CONF_VOLUME,
+    CONF_WEBHOOK_ID,
+    DEFAULT_PRE_EVENT_SECONDS,
+    DEFAULT_PRIORITY,
+    DEFAULT_RETENTION_DAYS,
+    DEFAULT_VOLUME,
+    SOURCE_WEBHOOK,
+    SUBENTRY_BELL,
+    SUBENTRY_CAMERA,
+    SUBENTRY_LOUDSPEAKER,
+)
+from .engine.source import StreamSource
+
+
+@dataclass(frozen=True, slots=True)
+class StationSettings:
+    """The station's own settings: data (name, folder) and live options."""
+
+    name: str
+    recordings_dir: Path
+    retention_days: int
+    pre_event_seconds: int
+
+    @classmethod
+    def from_entry(cls, entry: ConfigEntry) -> StationSettings:
+        """Read the entry; options override the values the first flow stored."""
+        return cls(
+            name=entry.data[CONF_NAME],
+            recordings_dir=Path(entry.data[CONF_RECORDINGS_DIR]),
+            retention_days=int(entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+            pre_event_seconds=int(
+                entry.options.get(CONF_PRE_EVENT_SECONDS, DEFAULT_PRE_EVENT_SECONDS)
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceConfig:
+    """What every donated device has: a name, a place on the map."""
+
+    subentry_id: str
+    name: str
+    address: str
+    latitude: float | None
+    longitude: float | None
+
+    @staticmethod
+    def _common(subentry: ConfigSubentry) -> dict[str, Any]:
+        data = subentry.data
+        location: Mapping[str, Any] = data.get(CONF_LOCATION) or {}
+        return {
+            "subentry_id": subentry.subentry_id,
+            "name": data.get(CONF_NAME, subentry.title),
+            "address": data.get(CONF_ADDRESS, ""),
+            "latitude": location.get("latitude"),
+            "longitude": location.get("longitude"),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraConfig(DeviceConfig):
+    """A donated camera."""
+
+    donor_name: str
+    donor_phone: str
+    stream_url: str
+    sub_stream_url: str
+    username: str
+    password: str
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> CameraConfig:
+        """Build from a camera subentry."""
+        data = subentry.data
+        return cls(
+            **cls._common(subentry),
+            donor_name=data.get(CONF_DONOR_NAME, ""),
+            donor_phone=data.get(CONF_DONOR_PHONE, ""),
+            stream_url=data[CONF_STREAM_URL],
+            sub_stream_url=data.get(CONF_SUB_STREAM_URL, ""),
+            username=data.get(CONF_USERNAME, ""),
+            password=data.get(CONF_PASSWORD, ""),
+        )
+
+    @property
+    def main_source(self) -> StreamSource:
+        """The main (recording, live view) stream."""
+        return StreamSource.parse(self.stream_url, self.username, self.password)
+
+    @property
+    def analysis_source(self) -> StreamSource:
+        """The stream motion analysis reads: the sub-stream when there is one."""
+        if self.sub_stream_url:
+            return StreamSource.parse(self.sub_stream_url, self.username, self.password)
+        return self.main_source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BellConfig(DeviceConfig):
+    """A wireless alarm bell, reached through a webhook or followed as an HA entity."""
+
+    source: str
+    webhook_id: str
+    local_only: bool
+    source_entity: str
+    linked_cameras: tuple[str, ...]
+    linked_loudspeakers: tuple[str, ...]
+    priority: str
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> BellConfig:
+        """Build from a bell subentry."""
+        data = subentry.data
+        return cls(
+            **cls._common(subentry),
+            source=data.get(CONF_SOURCE, SOURCE_WEBHOOK),
+            webhook_id=data.get(CONF_WEBHOOK_ID, ""),
+            local_only=bool(data.get(CONF_LOCAL_ONLY, True)),
+            source_entity=data.get(CONF_SOURCE_ENTITY, ""),
+            linked_cameras=tuple(data.get(CONF_LINKED_CAMERAS, ())),
+            linked_loudspeakers=tuple(data.get(CONF_LINKED_LOUDSPEAKERS, ())),
+            priority=data.get(CONF_PRIORITY, DEFAULT_PRIORITY),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoudspeakerConfig(DeviceConfig):
+    """A loudspeaker that forwards to one or more HA media players."""
+
+    targets: tuple[str, ...]
+    volume: int
+    language: str
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> LoudspeakerConfig:
+        """Build from a loudspeaker subentry."""
+        data = subentry.data
+        return cls(
+            **cls._common(subentry),
+            targets=tuple(data.get(CONF_TARGETS, ())),
+            volume=int(data.get(CONF_VOLUME, DEFAULT_VOLUME)),
+            language=data.get(CONF_LANGUAGE, "vi"),
+        )
+
+
+def device_config(subentry: ConfigSubentry) -> DeviceConfig:
+    """The typed view of any device subentry."""
+    builders = {
+        SUBENTRY_CAMERA: CameraConfig.from_subentry,
+        SUBENTRY_BELL: BellConfig.from_subentry,
+        SUBENTRY_LOUDSPEAKER: LoudspeakerConfig.from_subentry,
+    }
+    return builders[subentry.subentry_type](subentry)

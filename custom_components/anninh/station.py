@@ -1,0 +1,194 @@
+"""The station's runtime: its devices, kept in step with the config entry and its subentries.
+
+Adding, changing or removing a donated device touches only that device: the other 59 cameras
+keep streaming. Options (retention, pre-event seconds) apply live. Only a change of the station's
+own data (name, recordings folder) reloads the entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+
+from .const import DOMAIN, MANUFACTURER, SUBENTRY_BELL, SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
+from .models import (
+    BellConfig,
+    CameraConfig,
+    DeviceConfig,
+    LoudspeakerConfig,
+    StationSettings,
+    device_config,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.helpers.entity import Entity
+
+_LOGGER = logging.getLogger(__name__)
+
+type AnNinhConfigEntry = ConfigEntry[Station]
+type DeviceAdder = Callable[[Device], None]
+
+MODELS = {
+    SUBENTRY_CAMERA: "Camera an ninh",
+    SUBENTRY_BELL: "Chuông báo động",
+    SUBENTRY_LOUDSPEAKER: "Loa an ninh",
+}
+
+
+@dataclass(eq=False)
+class Device:
+    """One donated device while the station runs: its config and the entities showing it."""
+
+    kind: str
+    config: DeviceConfig
+    entities: set[Entity] = field(default_factory=set)
+
+    @property
+    def subentry_id(self) -> str:
+        """The subentry (and device identifier) this device comes from."""
+        return self.config.subentry_id
+
+    async def async_start(self, hass: HomeAssistant) -> None:
+        """Start whatever the device needs running (streams, listeners)."""
+
+    async def async_stop(self) -> None:
+        """Release what `async_start` took."""
+
+
+@dataclass(eq=False)
+class CameraDevice(Device):
+    """A camera; issue-specific runtime (reader, detector, recorder) hangs off it."""
+
+    config: CameraConfig
+
+
+@dataclass(eq=False)
+class BellDevice(Device):
+    """An alarm bell."""
+
+    config: BellConfig
+
+
+@dataclass(eq=False)
+class LoudspeakerDevice(Device):
+    """A loudspeaker."""
+
+    config: LoudspeakerConfig
+
+
+DEVICE_TYPES: dict[str, type[Device]] = {
+    SUBENTRY_CAMERA: CameraDevice,
+    SUBENTRY_BELL: BellDevice,
+    SUBENTRY_LOUDSPEAKER: LoudspeakerDevice,
+}
+
+
+class Station:
+    """Runtime of one station (config entry): settings, devices, platform hooks."""
+
+    def __init__(self, hass: HomeAssistant, entry: AnNinhConfigEntry) -> None:
+        """Read the entry; nothing starts until `async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.settings = StationSettings.from_entry(entry)
+        self.devices: dict[str, Device] = {}
+        self._adders: dict[str, list[DeviceAdder]] = {}
+        self._data_snapshot = dict(entry.data)
+        self._lock = asyncio.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def async_start(self) -> None:
+        """Register the station's device and start every subentry's device."""
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.entry.entry_id)},
+            name=self.settings.name,
+            manufacturer=MANUFACTURER,
+            model="Station",
+        )
+        for subentry in self.entry.subentries.values():
+            await self._async_add_device(subentry)
+
+    async def async_stop(self) -> None:
+        """Stop every device; called on unload."""
+        for device in list(self.devices.values()):
+            await device.async_stop()
+        self.devices.clear()
+
+    # -- platforms ---------------------------------------------------------------------------
+    @callback
+    def async_register_platform(self, kind: str, adder: DeviceAdder) -> None:
+        """Let a platform add entities for every device of `kind`, now and later."""
+        self._adders.setdefault(kind, []).append(adder)
+        for device in self.devices.values():
+            if device.kind == kind:
+                adder(device)
+
+    def devices_of(self, kind: str) -> list[Device]:
+        """The running devices of one kind."""
+        return [d for d in self.devices.values() if d.kind == kind]
+
+    # -- keeping in step with the entry --------------------------------------------------------
+    async def async_entry_updated(self, hass: HomeAssistant, entry: AnNinhConfigEntry) -> None:
+        """Update listener: apply options live, reconcile devices, reload on data change."""
+        if dict(entry.data) != self._data_snapshot:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
+        self.settings = StationSettings.from_entry(entry)
+        async with self._lock:
+            current = entry.subentries
+            for subentry_id in [s for s in self.devices if s not in current]:
+                await self._async_remove_device(subentry_id)
+            for subentry in current.values():
+                device = self.devices.get(subentry.subentry_id)
+                if device is None:
+                    await self._async_add_device(subentry)
+                elif device_config(subentry) != device.config:
+                    await self._async_remove_device(subentry.subentry_id)
+                    await self._async_add_device(subentry)
+
+    async def _async_add_device(self, subentry: ConfigSubentry) -> None:
+        config = device_config(subentry)
+        device = DEVICE_TYPES[subentry.subentry_type](kind=subentry.subentry_type, config=config)
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            config_subentry_id=subentry.subentry_id,
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=config.name,
+            manufacturer=getattr(config, "donor_name", "") or MANUFACTURER,
+            model=MODELS[subentry.subentry_type],
+            via_device=(DOMAIN, self.entry.entry_id),
+        )
+        self.devices[subentry.subentry_id] = device
+        await device.async_start(self.hass)
+        for adder in self._adders.get(device.kind, []):
+            adder(device)
+        _LOGGER.debug("Started %s %s", device.kind, config.name)
+
+    async def _async_remove_device(self, subentry_id: str) -> None:
+        device = self.devices.pop(subentry_id)
+        await asyncio.gather(*(entity.async_remove() for entity in list(device.entities)))
+        await device.async_stop()
+        _LOGGER.debug("Stopped %s %s", device.kind, device.config.name)
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Runtime facts for diagnostics (no secrets: the caller redacts config)."""
+        return {
+            "settings": {
+                "name": self.settings.name,
+                "recordings_dir": str(self.settings.recordings_dir),
+                "retention_days": self.settings.retention_days,
+                "pre_event_seconds": self.settings.pre_event_seconds,
+            },
+            "devices": {
+                sid: {"kind": d.kind, "entities": sorted(e.entity_id for e in d.entities)}
+                for sid, d in self.devices.items()
+            },
+        }

@@ -1,0 +1,205 @@
+"""Seed scripts/develop's fresh Home Assistant with a demo station, through HA's public APIs.
+
+Does HA's onboarding the way the frontend does, then adds the station, a loudspeaker, a camera and
+a bell through the integration's own config and subentry flows, so the demo exercises the same
+code paths an admin clicks through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+BASE = "http://127.0.0.1:8123"
+CLIENT_ID = f"{BASE}/"
+USER, PASSWORD = "demo", "demo-anninh"
+PLACE = {"latitude": 20.8449, "longitude": 106.6881}
+ONBOARDING_EXTRAS = {"met", "radio_browser", "google_translate", "shopping_list"}
+
+
+async def wait_until_up(session: aiohttp.ClientSession, seconds: float = 180) -> None:
+    """Poll until HA's HTTP server answers the onboarding endpoint."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            async with session.get(f"{BASE}/api/onboarding") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if loop.time() > deadline:
+            raise SystemExit("Home Assistant did not come up in time")
+        await asyncio.sleep(1)
+
+
+async def onboard(session: aiohttp.ClientSession) -> str:
+    """Create the demo user, finish onboarding, return a bearer token."""
+    async with session.post(
+        f"{BASE}/api/onboarding/users",
+        json={
+            "client_id": CLIENT_ID,
+            "name": "Demo",
+            "username": USER,
+            "password": PASSWORD,
+            "language": "vi",
+        },
+    ) as resp:
+        resp.raise_for_status()
+        auth_code = (await resp.json())["auth_code"]
+    async with session.post(
+        f"{BASE}/auth/token",
+        data={"grant_type": "authorization_code", "code": auth_code, "client_id": CLIENT_ID},
+    ) as resp:
+        resp.raise_for_status()
+        token: str = (await resp.json())["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for step, body in (
+        ("core_config", {}),
+        ("analytics", {}),
+        ("integration", {"client_id": CLIENT_ID, "redirect_uri": f"{BASE}/?auth_callback=1"}),
+    ):
+        async with session.post(f"{BASE}/api/onboarding/{step}", json=body, headers=headers):
+            pass
+    await drop_onboarding_extras(session, headers)
+    return token
+
+
+async def drop_onboarding_extras(session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+    """Remove the internet services onboarding adds (weather, radio, Google TTS): offline here."""
+    await asyncio.sleep(3)
+    async with session.get(f"{BASE}/api/config/config_entries/entry", headers=headers) as resp:
+        entries = await resp.json()
+    for entry in entries:
+        if entry["domain"] in ONBOARDING_EXTRAS:
+            async with session.delete(
+                f"{BASE}/api/config/config_entries/entry/{entry['entry_id']}", headers=headers
+            ):
+                pass
+
+
+async def subentry_ids(session: aiohttp.ClientSession, token: str, entry_id: str) -> dict[str, str]:
+    """Titles to subentry ids of the station, over HA's websocket API."""
+    async with session.ws_connect(f"{BASE}/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.receive_json()
+        await ws.send_json({"id": 1, "type": "config_entries/subentries/list", "entry_id": entry_id})
+        reply = await ws.receive_json()
+    return {sub["title"]: sub["subentry_id"] for sub in reply["result"]}
+
+
+async def flow(
+    session: aiohttp.ClientSession, token: str, path: str, handler: Any, *steps: dict[str, Any]
+) -> dict[str, Any]:
+    """Run a config or subentry flow through the REST API, one form per step."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.post(
+        f"{BASE}/api/config/config_entries/{path}", json={"handler": handler}, headers=headers
+    ) as resp:
+        resp.raise_for_status()
+        result: dict[str, Any] = await resp.json()
+    for data in steps:
+        async with session.post(
+            f"{BASE}/api/config/config_entries/{path}/{result['flow_id']}",
+            json=data,
+            headers=headers,
+        ) as resp:
+            resp.raise_for_status()
+            result = await resp.json()
+        if result.get("errors"):
+            raise SystemExit(f"{handler}: {result['errors']}")
+    if result["type"] != "create_entry":
+        raise SystemExit(f"{handler}: flow ended with {result}")
+    return result
+
+
+async def demo_media_player(session: aiohttp.ClientSession, token: str) -> str:
+    """A media player of HA's demo integration, to speak through."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(60):
+        async with session.get(f"{BASE}/api/states", headers=headers) as resp:
+            states = await resp.json()
+        players = sorted(s["entity_id"] for s in states if s["entity_id"].startswith("media_player."))
+        if players:
+            return "media_player.living_room" if "media_player.living_room" in players else players[0]
+        await asyncio.sleep(1)
+    raise SystemExit("the demo integration made no media player")
+
+
+async def main(config: Path) -> None:
+    """Onboard, then add the demo station and its devices."""
+    async with aiohttp.ClientSession() as session:
+        await wait_until_up(session)
+        token = await onboard(session)
+        station = await flow(
+            session,
+            token,
+            "flow",
+            "anninh",
+            {
+                "name": "Công an xã Demo",
+                "recordings_dir": str(config / "media" / "anninh"),
+                "retention_days": 30,
+                "pre_event_seconds": 10,
+            },
+        )
+        entry_id = station["result"]["entry_id"]
+        place = {"location": PLACE}
+        await flow(
+            session,
+            token,
+            "subentries/flow",
+            [entry_id, "loudspeaker"],
+            {
+                "name": "Loa nhà văn hóa",
+                "address": "Nhà văn hóa thôn Đông",
+                **place,
+                "targets": [await demo_media_player(session, token)],
+                "volume": 70,
+                "language": "vi",
+            },
+        )
+        await flow(
+            session,
+            token,
+            "subentries/flow",
+            [entry_id, "camera"],
+            {
+                "name": "Ngã tư trung tâm",
+                "address": "Ngã tư đường 208, thôn Đông",
+                **place,
+                "donor_name": "Hộ ông Nguyễn Văn An",
+                "stream_url": str(config / "media" / "traffic_sequence.mp4"),
+            },
+        )
+        ids = await subentry_ids(session, token, entry_id)
+        await flow(
+            session,
+            token,
+            "subentries/flow",
+            [entry_id, "bell"],
+            {
+                "name": "Chuông trạm y tế",
+                "address": "Trạm y tế xã Demo",
+                **place,
+                "source": "webhook",
+                "linked_cameras": [ids["Ngã tư trung tâm"]],
+                "linked_loudspeakers": [ids["Loa nhà văn hóa"]],
+                "priority": "high",
+            },
+            {"local_only": True},
+        )
+    print("[develop] demo station seeded: 1 camera, 1 bell, 1 loudspeaker")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, required=True)
+    asyncio.run(main(parser.parse_args().config.resolve()))
+    sys.exit(0)
