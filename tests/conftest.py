@@ -37,7 +37,7 @@ from custom_components.anninh.const import (
 
 from .media import make_h264_file
 
-pytest_plugins: list[str] = []  # TEMP
+pytest_plugins = ["tests.rtsp"]
 
 STATION_NAME = "Công an xã Ngũ Đoan"
 LOCATION = {"latitude": 20.83, "longitude": 106.72}

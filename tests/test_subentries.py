@@ -158,7 +158,7 @@ async def test_camera_network_errors(
     hass: HomeAssistant,
     empty_station: MockConfigEntry,
     refused_port: int,
-    silent_tcp_server: int,
+    silent_tcp_server: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A refused port is cannot_connect; a server that never answers is timeout."""
@@ -169,7 +169,7 @@ async def test_camera_network_errors(
     )
     assert result["errors"] == {CONF_STREAM_URL: "cannot_connect"}
     result = await _configure(
-        hass, result, _camera_input(f"rtsp://127.0.0.1:{silent_tcp_server}/live"), SUBENTRY_CAMERA
+        hass, result, _camera_input(silent_tcp_server.url()), SUBENTRY_CAMERA
     )
     assert result["errors"] == {CONF_STREAM_URL: "timeout"}
 

@@ -11,7 +11,14 @@ from homeassistant.core import HomeAssistant
 
 from .station import AnNinhConfigEntry, Station
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.CAMERA,
+    Platform.IMAGE,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: AnNinhConfigEntry) -> bool:

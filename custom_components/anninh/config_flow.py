@@ -328,9 +328,7 @@ async def _async_probe(hass: HomeAssistant, source: StreamSource) -> StreamProbl
 class CameraSubentryFlow(_DeviceSubentryFlow):
     """Add or change a donated camera; the stream is tested before it is saved."""
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Where the camera is, who donated it and how to reach its stream."""
         errors: dict[str, str] = {}
         current = self._current()
@@ -381,7 +379,9 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
         username = str(user_input.get(CONF_USERNAME) or "").strip()
         # A blank password on reconfigure keeps the stored one.
         password = str(user_input.get(CONF_PASSWORD) or "") or current.get(CONF_PASSWORD, "")
-        url, username, password = _split_credentials(user_input[CONF_STREAM_URL], username, password)
+        url, username, password = _split_credentials(
+            user_input[CONF_STREAM_URL], username, password
+        )
         sub_url = user_input[CONF_SUB_STREAM_URL]
         if sub_url:
             sub_url, username, password = _split_credentials(sub_url, username, password)
@@ -422,9 +422,7 @@ class BellSubentryFlow(_DeviceSubentryFlow):
         """Hold the first step's answers until the source step."""
         self._data: dict[str, Any] = {}
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Place, signal source, linked cameras and loudspeakers, priority."""
         current = self._current()
         errors: dict[str, str] = {}
@@ -532,7 +530,8 @@ class BellSubentryFlow(_DeviceSubentryFlow):
             data_schema=vol.Schema(
                 {
                     vol.Required(
-                        CONF_SOURCE_ENTITY, default=self._data.get(CONF_SOURCE_ENTITY, vol.UNDEFINED)
+                        CONF_SOURCE_ENTITY,
+                        default=self._data.get(CONF_SOURCE_ENTITY, vol.UNDEFINED),
                     ): selector.EntitySelector(
                         selector.EntitySelectorConfig(domain=list(BELL_SOURCE_DOMAINS))
                     ),
@@ -554,9 +553,7 @@ def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
 class LoudspeakerSubentryFlow(_DeviceSubentryFlow):
     """Add or change a loudspeaker: the media players it speaks through."""
 
-    async def async_step_user(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Place, target media players, default volume and spoken language."""
         current = self._current()
         errors: dict[str, str] = {}

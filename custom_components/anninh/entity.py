@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
+from .cameras import CameraDevice
 from .const import DOMAIN
-from .station import Device
+from .device import Device
 
 
 class AnNinhEntity(Entity):
@@ -27,3 +29,27 @@ class AnNinhEntity(Entity):
         await super().async_added_to_hass()
         self.device.entities.add(self)
         self.async_on_remove(lambda: self.device.entities.discard(self))
+
+
+class AnNinhCameraEntity(AnNinhEntity):
+    """An entity of a camera, written whenever the camera's health or motion changes."""
+
+    device: CameraDevice
+
+    def __init__(self, device: CameraDevice, key: str) -> None:
+        """Bind to a camera device."""
+        super().__init__(device, key)
+
+    @property
+    def available(self) -> bool:
+        """Video and motion are unavailable while the camera is offline."""
+        return self.device.available
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the camera's changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.device.async_add_listener(self._handle_device_update))
+
+    @callback
+    def _handle_device_update(self) -> None:
+        self.async_write_ha_state()

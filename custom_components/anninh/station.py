@@ -10,83 +10,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .cameras import CameraDevice
 from .const import DOMAIN, MANUFACTURER, SUBENTRY_BELL, SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
-from .models import (
-    BellConfig,
-    CameraConfig,
-    DeviceConfig,
-    LoudspeakerConfig,
-    StationSettings,
-    device_config,
-)
-
-if TYPE_CHECKING:
-    from homeassistant.helpers.entity import Entity
+from .device import BellDevice, Device, LoudspeakerDevice
+from .models import StationSettings, device_config
 
 _LOGGER = logging.getLogger(__name__)
 
 type AnNinhConfigEntry = ConfigEntry[Station]
 type DeviceAdder = Callable[[Device], None]
 
-MODELS = {
-    SUBENTRY_CAMERA: "Camera an ninh",
-    SUBENTRY_BELL: "Chuông báo động",
-    SUBENTRY_LOUDSPEAKER: "Loa an ninh",
-}
-
-
-@dataclass(eq=False)
-class Device:
-    """One donated device while the station runs: its config and the entities showing it."""
-
-    kind: str
-    config: DeviceConfig
-    entities: set[Entity] = field(default_factory=set)
-
-    @property
-    def subentry_id(self) -> str:
-        """The subentry (and device identifier) this device comes from."""
-        return self.config.subentry_id
-
-    async def async_start(self, hass: HomeAssistant) -> None:
-        """Start whatever the device needs running (streams, listeners)."""
-
-    async def async_stop(self) -> None:
-        """Release what `async_start` took."""
-
-
-@dataclass(eq=False)
-class CameraDevice(Device):
-    """A camera; issue-specific runtime (reader, detector, recorder) hangs off it."""
-
-    config: CameraConfig
-
-
-@dataclass(eq=False)
-class BellDevice(Device):
-    """An alarm bell."""
-
-    config: BellConfig
-
-
-@dataclass(eq=False)
-class LoudspeakerDevice(Device):
-    """A loudspeaker."""
-
-    config: LoudspeakerConfig
-
-
 DEVICE_TYPES: dict[str, type[Device]] = {
     SUBENTRY_CAMERA: CameraDevice,
     SUBENTRY_BELL: BellDevice,
     SUBENTRY_LOUDSPEAKER: LoudspeakerDevice,
+}
+MODELS = {
+    SUBENTRY_CAMERA: "Camera an ninh",
+    SUBENTRY_BELL: "Chuông báo động",
+    SUBENTRY_LOUDSPEAKER: "Loa an ninh",
 }
 
 
@@ -156,7 +104,7 @@ class Station:
 
     async def _async_add_device(self, subentry: ConfigSubentry) -> None:
         config = device_config(subentry)
-        device = DEVICE_TYPES[subentry.subentry_type](kind=subentry.subentry_type, config=config)
+        device = DEVICE_TYPES[subentry.subentry_type](self.hass, subentry.subentry_type, config)
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             config_subentry_id=subentry.subentry_id,
@@ -167,7 +115,7 @@ class Station:
             via_device=(DOMAIN, self.entry.entry_id),
         )
         self.devices[subentry.subentry_id] = device
-        await device.async_start(self.hass)
+        await device.async_start()
         for adder in self._adders.get(device.kind, []):
             adder(device)
         _LOGGER.debug("Started %s %s", device.kind, config.name)

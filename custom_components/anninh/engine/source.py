@@ -109,8 +109,13 @@ class StreamSource:
         return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
 
     def av_options(self, timeout: float) -> dict[str, str]:
-        """FFmpeg options: TCP transport, socket timeouts and a short probe for live sources."""
-        micros = str(int(timeout * 1_000_000))
+        """FFmpeg options: TCP transport, socket timeouts and a short probe for live sources.
+
+        FFmpeg's own socket timeout is set a little longer than `timeout`, so PyAV's interrupt
+        (`ExitError`, a clear timeout) fires first: FFmpeg's RTSP code reports a silent peer as
+        "invalid data" when its socket timeout wins.
+        """
+        micros = str(int((timeout * 1.5 + 1.0) * 1_000_000))
         if self.kind is SourceKind.RTSP:
             return {
                 "rtsp_transport": "tcp",
@@ -133,6 +138,7 @@ class StreamSource:
         """
         if self.kind is SourceKind.FILE and not self.path.is_file():
             raise StreamOpenError(StreamProblem.NOT_FOUND, "no such file")
+        started = time.monotonic()
         try:
             return av.open(
                 self.av_url(),
@@ -141,7 +147,14 @@ class StreamSource:
                 timeout=(timeout, timeout if read_timeout is None else read_timeout),
             )
         except Exception as err:
-            raise StreamOpenError(classify_error(err), type(err).__name__) from err
+            problem = classify_error(err)
+            if (
+                self.kind is not SourceKind.FILE
+                and problem in (StreamProblem.UNSUPPORTED_STREAM, StreamProblem.CANNOT_CONNECT)
+                and time.monotonic() - started >= 0.95 * timeout
+            ):
+                problem = StreamProblem.TIMEOUT  # the peer went silent, whatever FFmpeg says
+            raise StreamOpenError(problem, type(err).__name__) from err
 
 
 @dataclass(frozen=True, slots=True)

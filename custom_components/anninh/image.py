@@ -1,0 +1,66 @@
+"""Image entity "last motion": the last picture in which a camera saw motion, boxes drawn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from homeassistant.components.image import ImageEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .cameras import CameraDevice
+from .const import SUBENTRY_CAMERA
+from .device import Device
+from .entity import AnNinhCameraEntity
+from .station import AnNinhConfigEntry
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: AnNinhConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a last-motion image for every camera, now and as cameras are added."""
+
+    @callback
+    def add(device: Device) -> None:
+        assert isinstance(device, CameraDevice)
+        async_add_entities([LastMotionImage(hass, device)], config_subentry_id=device.subentry_id)
+
+    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+
+
+class LastMotionImage(AnNinhCameraEntity, ImageEntity):
+    """Updated when a camera sees motion; the JPEG is drawn only when someone looks."""
+
+    _attr_content_type = "image/jpeg"
+
+    def __init__(self, hass: HomeAssistant, device: CameraDevice) -> None:
+        """Both base classes need their own set-up."""
+        AnNinhCameraEntity.__init__(self, device, "last_motion")
+        ImageEntity.__init__(self, hass)
+
+    @property
+    def available(self) -> bool:
+        """The last picture stays viewable while the camera is offline."""
+        return True
+
+    @callback
+    def _handle_device_update(self) -> None:
+        pipeline = self.device.pipeline
+        at = pipeline.last_motion_at if pipeline else None
+        if at is None:
+            return
+        updated = datetime.fromtimestamp(at, UTC)
+        if updated != self._attr_image_last_updated:
+            self._attr_image_last_updated = updated
+            self.async_write_ha_state()
+
+    async def async_image(self) -> bytes | None:
+        """Draw the boxes and encode in a worker thread."""
+        pipeline = self.device.pipeline
+        if pipeline is None:
+            return None
+        return await self.hass.async_add_executor_job(pipeline.last_motion_jpeg)
