@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.const import STATE_ON, EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
+from .bells import BellDevice
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA
+from .const import SUBENTRY_BELL, SUBENTRY_CAMERA
 from .device import Device
-from .entity import AnNinhCameraEntity
+from .entity import AnNinhBellEntity, AnNinhCameraEntity
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,14 +25,23 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a motion sensor for every camera, now and as cameras are added."""
+    """Add motion sensors of cameras and alarm/connectivity sensors of bells, now and later."""
 
     @callback
-    def add(device: Device) -> None:
+    def add_camera(device: Device) -> None:
         assert isinstance(device, CameraDevice)
         async_add_entities([MotionSensor(device)], config_subentry_id=device.subentry_id)
 
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+    @callback
+    def add_bell(device: Device) -> None:
+        assert isinstance(device, BellDevice)
+        entities: list[BinarySensorEntity] = [AlarmSensor(device)]
+        if device.config.heartbeat_minutes:
+            entities.append(BellConnectivitySensor(device))
+        async_add_entities(entities, config_subentry_id=device.subentry_id)
+
+    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add_camera)
+    entry.runtime_data.async_register_platform(SUBENTRY_BELL, add_bell)
 
 
 class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):
@@ -53,3 +65,54 @@ class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):
         """Fraction of the picture that changed, and where (x, y, w, h in pixels)."""
         motion = self.device.motion
         return {"score": round(motion.score, 4), "boxes": [list(box) for box in motion.boxes]}
+
+
+class AlarmSensor(AnNinhBellEntity, BinarySensorEntity, RestoreEntity):
+    """On from a press until someone acknowledges; survives a restart of Home Assistant."""
+
+    _attr_device_class = BinarySensorDeviceClass.SAFETY
+
+    def __init__(self, device: BellDevice) -> None:
+        """Bind to the bell."""
+        super().__init__(device, "alarm")
+
+    async def async_added_to_hass(self) -> None:
+        """An alarm still open when HA stopped is still open."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is not None and last.state == STATE_ON and self.device.last_press is None:
+            self.device.alarm_active = True
+
+    @property
+    def is_on(self) -> bool:
+        """Alarm not yet acknowledged."""
+        return self.device.alarm_active
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The last press, and who acknowledged it and when."""
+        press = self.device.last_press
+        acknowledged_at = self.device.acknowledged_at
+        return {
+            "address": self.device.config.address,
+            "press_type": press.type if press else None,
+            "pressed_at": press.at.isoformat() if press else None,
+            "acknowledged_by": self.device.acknowledged_by,
+            "acknowledged_at": acknowledged_at.isoformat() if acknowledged_at else None,
+        }
+
+
+class BellConnectivitySensor(AnNinhBellEntity, BinarySensorEntity):
+    """Off when the bell has sent no signal within its heartbeat interval."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, device: BellDevice) -> None:
+        """Bind to the bell."""
+        super().__init__(device, "connectivity")
+
+    @property
+    def is_on(self) -> bool:
+        """Heard from within the interval."""
+        return self.device.connected

@@ -32,6 +32,7 @@ from .const import (
     CONF_ADDRESS,
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
+    CONF_HEARTBEAT_MINUTES,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
@@ -429,6 +430,7 @@ class BellSubentryFlow(_DeviceSubentryFlow):
         if user_input is not None:
             errors = _clean_place(user_input)
             if not errors:
+                user_input[CONF_HEARTBEAT_MINUTES] = int(user_input[CONF_HEARTBEAT_MINUTES])
                 self._data = {**current, **user_input}
                 if user_input[CONF_SOURCE] == SOURCE_WEBHOOK:
                     return await self.async_step_webhook()
@@ -470,6 +472,9 @@ class BellSubentryFlow(_DeviceSubentryFlow):
                         mode=selector.SelectSelectorMode.DROPDOWN,
                     )
                 ),
+                vol.Required(
+                    CONF_HEARTBEAT_MINUTES, default=defaults.get(CONF_HEARTBEAT_MINUTES, 0)
+                ): _number(0, 1440, "min"),
             }
         )
         return self.async_show_form(

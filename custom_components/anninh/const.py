@@ -42,6 +42,7 @@ CONF_SOURCE_ENTITY: Final = "source_entity"
 CONF_LINKED_CAMERAS: Final = "linked_cameras"
 CONF_LINKED_LOUDSPEAKERS: Final = "linked_loudspeakers"
 CONF_PRIORITY: Final = "priority"
+CONF_HEARTBEAT_MINUTES: Final = "heartbeat_minutes"
 PRIORITIES: Final = ("low", "normal", "high", "critical")
 DEFAULT_PRIORITY: Final = "normal"
 BELL_SOURCE_DOMAINS: Final = ("binary_sensor", "event", "input_button", "button")

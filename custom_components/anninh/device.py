@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .models import BellConfig, DeviceConfig, LoudspeakerConfig
+from .models import DeviceConfig, LoudspeakerConfig
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
@@ -48,12 +48,6 @@ class Device:
 
     async def async_stop(self) -> None:
         """Release what `async_start` took."""
-
-
-class BellDevice(Device):
-    """An alarm bell."""
-
-    config: BellConfig
 
 
 class LoudspeakerDevice(Device):

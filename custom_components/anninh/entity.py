@@ -6,6 +6,7 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
+from .bells import BellDevice
 from .cameras import CameraDevice
 from .const import DOMAIN
 from .device import Device
@@ -47,6 +48,25 @@ class AnNinhCameraEntity(AnNinhEntity):
 
     async def async_added_to_hass(self) -> None:
         """Follow the camera's changes."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.device.async_add_listener(self._handle_device_update))
+
+    @callback
+    def _handle_device_update(self) -> None:
+        self.async_write_ha_state()
+
+
+class AnNinhBellEntity(AnNinhEntity):
+    """An entity of an alarm bell, written whenever the bell's state changes."""
+
+    device: BellDevice
+
+    def __init__(self, device: BellDevice, key: str) -> None:
+        """Bind to a bell device."""
+        super().__init__(device, key)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the bell's changes."""
         await super().async_added_to_hass()
         self.async_on_remove(self.device.async_add_listener(self._handle_device_update))
 

@@ -14,6 +14,7 @@ from .const import (
     CONF_ADDRESS,
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
+    CONF_HEARTBEAT_MINUTES,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
@@ -136,6 +137,7 @@ class BellConfig(DeviceConfig):
     linked_cameras: tuple[str, ...]
     linked_loudspeakers: tuple[str, ...]
     priority: str
+    heartbeat_minutes: int
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> BellConfig:
@@ -150,6 +152,7 @@ class BellConfig(DeviceConfig):
             linked_cameras=tuple(data.get(CONF_LINKED_CAMERAS, ())),
             linked_loudspeakers=tuple(data.get(CONF_LINKED_LOUDSPEAKERS, ())),
             priority=data.get(CONF_PRIORITY, DEFAULT_PRIORITY),
+            heartbeat_minutes=int(data.get(CONF_HEARTBEAT_MINUTES, 0)),
         )
 
 

@@ -16,9 +16,10 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .bells import BellDevice
 from .cameras import CameraDevice
 from .const import DOMAIN, MANUFACTURER, SUBENTRY_BELL, SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
-from .device import BellDevice, Device, LoudspeakerDevice
+from .device import Device, LoudspeakerDevice
 from .models import StationSettings, device_config
 
 _LOGGER = logging.getLogger(__name__)

@@ -1,0 +1,306 @@
+"""An alarm bell while the station runs: presses in, the alarm until acknowledged, heartbeat.
+
+Presses come from a webhook the bell calls (GET or POST, optional `type` in the query, a form or a
+JSON body) or from another integration's entity the bell is paired with. A repeat of the same
+signal within `DEBOUNCE_SECONDS` counts once; each webhook accepts at most `RATE_LIMIT` requests
+per `RATE_WINDOW` seconds, so a stuck or malicious sender cannot flood the station.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from homeassistant.components import webhook
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later, async_track_state_change_event
+from homeassistant.util import dt as dt_util
+
+from .const import DOMAIN, SOURCE_WEBHOOK
+from .device import Device
+from .models import BellConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_BELL_PRESSED = "anninh_bell_pressed"
+EVENT_ALARM_ACKNOWLEDGED = "anninh_alarm_acknowledged"
+PRESS_TYPES = ("press", "long_press", "test", "tamper")
+ALARM_TYPES = frozenset({"press", "long_press", "tamper"})  # a test press alarms nobody
+HEARTBEAT = "heartbeat"
+DEBOUNCE_SECONDS = 2.0
+RATE_LIMIT = 10
+RATE_WINDOW = 60.0
+MAX_BODY_BYTES = 4096
+
+
+def silent_issue_id(subentry_id: str) -> str:
+    """Repair issue id of one bell gone silent."""
+    return f"bell_silent_{subentry_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """One accepted press."""
+
+    type: str
+    at: datetime
+    via: str
+
+
+class _RateLimiter:
+    """At most `limit` events in any `window` seconds (sliding window)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self._limit, self._window = limit, window
+        self._times: deque[float] = deque()
+
+    def allow(self, now: float) -> bool:
+        while self._times and now - self._times[0] >= self._window:
+            self._times.popleft()
+        if len(self._times) >= self._limit:
+            return False
+        self._times.append(now)
+        return True
+
+
+class BellDevice(Device):
+    """An alarm bell: presses in, alarm state until someone acknowledges."""
+
+    config: BellConfig
+
+    def __init__(self, hass: HomeAssistant, kind: str, config: BellConfig) -> None:
+        """Nothing listens until `async_start`."""
+        super().__init__(hass, kind, config)
+        self.alarm_active = False
+        self.last_press: Press | None = None
+        self.acknowledged_by: str | None = None
+        self.acknowledged_at: datetime | None = None
+        self.connected = True
+        self.last_signal: datetime | None = None
+        self._last_seen: dict[str, float] = {}
+        self._rate = _RateLimiter(RATE_LIMIT, RATE_WINDOW)
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._heartbeat_timer: CALLBACK_TYPE | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def async_start(self) -> None:
+        """Listen to the webhook or follow the paired entity; arm the heartbeat."""
+        config = self.config
+        if config.source == SOURCE_WEBHOOK:
+            webhook.async_register(
+                self.hass,
+                DOMAIN,
+                config.name,
+                config.webhook_id,
+                self._async_handle_webhook,
+                local_only=config.local_only,
+                allowed_methods=("GET", "POST"),
+            )
+            self._unsubscribe.append(lambda: webhook.async_unregister(self.hass, config.webhook_id))
+        else:
+            self._unsubscribe.append(
+                async_track_state_change_event(
+                    self.hass, [config.source_entity], self._async_source_changed
+                )
+            )
+        self._arm_heartbeat()
+
+    async def async_stop(self) -> None:
+        """Stop listening; withdraw the heartbeat issue."""
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer()
+            self._heartbeat_timer = None
+        ir.async_delete_issue(self.hass, DOMAIN, silent_issue_id(self.subentry_id))
+
+    # -- signals -----------------------------------------------------------------------------------
+    async def _async_handle_webhook(
+        self, hass: HomeAssistant, webhook_id: str, request: web.Request
+    ) -> web.Response:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return web.Response(status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        if not self._rate.allow(time.monotonic()):
+            return web.Response(status=HTTPStatus.TOO_MANY_REQUESTS)
+        try:
+            kind = _signal_type(request.query.get("type"), body, request.content_type)
+        except ValueError as err:
+            return web.json_response({"error": str(err)}, status=HTTPStatus.BAD_REQUEST)
+        self._async_signal()
+        if kind == HEARTBEAT:
+            return web.json_response({"accepted": HEARTBEAT})
+        accepted = self.async_press(kind, via="webhook")
+        return web.json_response({"accepted": kind if accepted else "repeat"})
+
+    @callback
+    def _async_source_changed(self, event: Event[EventStateChangedData]) -> None:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if new is None:
+            return
+        self._async_signal()
+        if old is None:
+            return
+        if new.domain == "binary_sensor":
+            if old.state == STATE_OFF and new.state == STATE_ON:
+                self.async_press("press", via=new.entity_id)
+            return
+        # event, input_button, button: the state is the time of the last press or event;
+        # coming back from unavailable (a restart) is not a press.
+        if new.state in (STATE_UNAVAILABLE, STATE_UNKNOWN) or old.state in (
+            new.state,
+            STATE_UNAVAILABLE,
+        ):
+            return
+        kind = str(new.attributes.get("event_type", "press"))
+        self.async_press(kind if kind in PRESS_TYPES else "press", via=new.entity_id)
+
+    @callback
+    def async_press(self, kind: str, via: str) -> bool:
+        """Accept a press unless it repeats the same one within the debounce window."""
+        now = time.monotonic()
+        if now - self._last_seen.get(kind, -DEBOUNCE_SECONDS) < DEBOUNCE_SECONDS:
+            return False
+        self._last_seen[kind] = now
+        press = Press(type=kind, at=dt_util.utcnow(), via=via)
+        self.last_press = press
+        if kind in ALARM_TYPES:
+            self.alarm_active = True
+            self.acknowledged_by = self.acknowledged_at = None
+        config = self.config
+        self.hass.bus.async_fire(
+            EVENT_BELL_PRESSED,
+            {
+                "subentry_id": config.subentry_id,
+                "name": config.name,
+                "address": config.address,
+                "latitude": config.latitude,
+                "longitude": config.longitude,
+                "type": kind,
+                "priority": config.priority,
+                "linked_cameras": self.linked_entity_ids("camera"),
+                "linked_loudspeakers": self.linked_entity_ids("media_player"),
+                "entity_id": self.entity_id("event"),
+            },
+        )
+        _LOGGER.info("Bell %s: %s", config.name, kind)
+        self.async_notify()
+        return True
+
+    @callback
+    def async_acknowledge(self, user: str | None) -> None:
+        """Someone took charge: the alarm clears, who and when are kept."""
+        self.alarm_active = False
+        self.acknowledged_by = user
+        self.acknowledged_at = dt_util.utcnow()
+        self.hass.bus.async_fire(
+            EVENT_ALARM_ACKNOWLEDGED,
+            {
+                "subentry_id": self.subentry_id,
+                "name": self.config.name,
+                "address": self.config.address,
+                "user": user,
+                "entity_id": self.entity_id("alarm"),
+            },
+        )
+        self.async_notify()
+
+    # -- links -------------------------------------------------------------------------------------
+    def linked_entity_ids(self, domain: str) -> list[str]:
+        """Entity ids of the linked cameras (`camera`) or loudspeakers (`media_player`)."""
+        registry = er.async_get(self.hass)
+        subentries = (
+            self.config.linked_cameras if domain == "camera" else self.config.linked_loudspeakers
+        )
+        key = "camera" if domain == "camera" else "loudspeaker"
+        found = (
+            registry.async_get_entity_id(domain, DOMAIN, f"{subentry_id}-{key}")
+            for subentry_id in subentries
+        )
+        return [entity_id for entity_id in found if entity_id]
+
+    def entity_id(self, key: str) -> str | None:
+        """The entity id of one of this bell's own entities."""
+        domain = {"event": "event", "alarm": "binary_sensor"}[key]
+        return er.async_get(self.hass).async_get_entity_id(
+            domain, DOMAIN, f"{self.subentry_id}-{key}"
+        )
+
+    # -- heartbeat ---------------------------------------------------------------------------------
+    @callback
+    def _async_signal(self) -> None:
+        self.last_signal = dt_util.utcnow()
+        if not self.connected:
+            self.connected = True
+            ir.async_delete_issue(self.hass, DOMAIN, silent_issue_id(self.subentry_id))
+            _LOGGER.info("Bell %s is signalling again", self.config.name)
+            self.async_notify()
+        self._arm_heartbeat()
+
+    @callback
+    def _arm_heartbeat(self) -> None:
+        if not self.config.heartbeat_minutes:
+            return
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer()
+        self._heartbeat_timer = async_call_later(
+            self.hass, self.config.heartbeat_minutes * 60, self._async_silent
+        )
+
+    @callback
+    def _async_silent(self, _now: object) -> None:
+        self._heartbeat_timer = None
+        self.connected = False
+        _LOGGER.warning("Bell %s has sent no signal for too long", self.config.name)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            silent_issue_id(self.subentry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="bell_silent",
+            translation_placeholders={
+                "name": self.config.name,
+                "address": self.config.address,
+                "minutes": str(self.config.heartbeat_minutes),
+            },
+        )
+        self.async_notify()
+
+
+def _signal_type(query_type: str | None, body: bytes, content_type: str) -> str:
+    """The signal's type from the query, a JSON body or a form; `press` by default."""
+    kind = query_type
+    text = body.strip()
+    if text and kind is None:
+        if content_type == "application/x-www-form-urlencoded":
+            values = parse_qs(text.decode("utf-8", "replace"))
+            kind = values.get("type", [None])[0]
+        else:
+            try:
+                payload: Any = json.loads(text)
+            except (ValueError, UnicodeDecodeError) as err:
+                raise ValueError("body is not valid JSON") from err
+            if not isinstance(payload, dict):
+                raise ValueError("JSON body must be an object")
+            value = payload.get("type")
+            if value is not None and not isinstance(value, str):
+                raise ValueError("type must be a string")
+            kind = value
+    kind = kind or "press"
+    if kind not in (*PRESS_TYPES, HEARTBEAT):
+        raise ValueError(f"unknown type; use one of {', '.join((*PRESS_TYPES, HEARTBEAT))}")
+    return kind
