@@ -11,7 +11,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .blueprints import async_install_blueprints
 from .const import DOMAIN
+from .dashboard import async_setup_dashboard
 from .services import async_setup_services
 from .station import AnNinhConfigEntry, Station
 
@@ -30,8 +32,10 @@ PLATFORMS: list[Platform] = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once; they act on whichever stations are loaded."""
+    """Register the actions once, and install the blueprints."""
     async_setup_services(hass)
+    await async_install_blueprints(hass)
+    await async_setup_dashboard(hass)
     return True
 
 

@@ -61,6 +61,7 @@ class BellEvent(AnNinhBellEntity, EventEntity):
             CONF_PRIORITY: config.priority,
             "linked_cameras": self.device.linked_entity_ids("camera"),
             "linked_loudspeakers": self.device.linked_entity_ids("media_player"),
+            "alarm_entity": self.device.entity_id("alarm"),
         }
         if config.latitude is not None and config.longitude is not None:
             attributes[ATTR_LATITUDE] = config.latitude
