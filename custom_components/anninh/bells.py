@@ -29,7 +29,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SOURCE_WEBHOOK
 from .device import Device
-from .models import BellConfig
+from .models import BellConfig, StationSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,9 +79,11 @@ class BellDevice(Device):
 
     config: BellConfig
 
-    def __init__(self, hass: HomeAssistant, kind: str, config: BellConfig) -> None:
+    def __init__(
+        self, hass: HomeAssistant, kind: str, config: BellConfig, settings: StationSettings
+    ) -> None:
         """Nothing listens until `async_start`."""
-        super().__init__(hass, kind, config)
+        super().__init__(hass, kind, config, settings)
         self.alarm_active = False
         self.last_press: Press | None = None
         self.acknowledged_by: str | None = None

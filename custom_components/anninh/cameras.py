@@ -1,25 +1,32 @@
-"""A camera while the station runs: its analysis pipeline, health, and the offline repair issue."""
+"""A camera while the station runs: analysis pipeline, pre-event recorder, health, repairs."""
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import partial
+from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .device import Device
 from .engine.motion import MotionConfig
 from .engine.pipeline import CameraPipeline, MotionEvent
+from .engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Recorder, Trigger
 from .engine.source import StreamProblem
-from .engine.stream import StreamHealth, StreamState
-from .models import CameraConfig
+from .engine.storage import Problem, RecordingError, slugify
+from .engine.stream import StreamHealth, StreamReader, StreamState
+from .models import CameraConfig, StationSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 OFFLINE_REPAIR_AFTER = 600.0  # s without video before the admin is told
+EVENT_RECORDING_FINISHED = "anninh_recording_finished"
 
 
 def offline_issue_id(subentry_id: str) -> str:
@@ -27,17 +34,27 @@ def offline_issue_id(subentry_id: str) -> str:
     return f"camera_offline_{subentry_id}"
 
 
+def storage_issue_id(subentry_id: str) -> str:
+    """Repair issue id of a camera whose clips cannot be stored."""
+    return f"storage_problem_{subentry_id}"
+
+
 class CameraDevice(Device):
     """A donated camera: reads its stream and detects motion on a worker thread."""
 
     config: CameraConfig
 
-    def __init__(self, hass: HomeAssistant, kind: str, config: CameraConfig) -> None:
+    def __init__(
+        self, hass: HomeAssistant, kind: str, config: CameraConfig, settings: StationSettings
+    ) -> None:
         """Nothing is read until `async_start`."""
-        super().__init__(hass, kind, config)
+        super().__init__(hass, kind, config, settings)
         self.health = StreamHealth(StreamState.RECONNECTING, None, time.time())
         self.motion = MotionEvent(motion=False, score=0.0, boxes=[], lighting_change=False, at=0.0)
         self.pipeline: CameraPipeline | None = None
+        self.recorder: Recorder | None = None
+        self.main_reader: StreamReader | None = None  # only when a sub-stream is analysed
+        self.last_clip: ClipInfo | None = None
         self._running = False
         self._repair_timer: CALLBACK_TYPE | None = None
         self._reported_unavailable = False
@@ -47,26 +64,154 @@ class CameraDevice(Device):
         """Video and motion entities are unavailable while the camera is offline."""
         return self.health.state is not StreamState.OFFLINE
 
+    @property
+    def folder(self) -> str:
+        """The camera's folder under the recordings folder."""
+        return slugify(self.config.name)
+
     async def async_start(self) -> None:
-        """Start the pipeline on its own thread."""
+        """Start the recorder's buffer and the pipeline, each reader on its own thread."""
+        config = self.config
+        self.recorder = Recorder(
+            self.settings.recordings_dir,
+            self.folder,
+            metadata=CameraMetadata(
+                name=config.name,
+                donor_household=config.donor_name,
+                address=config.address,
+                latitude=config.latitude,
+                longitude=config.longitude,
+            ),
+            tz=dt_util.get_default_time_zone(),
+            pre_event=self.settings.pre_event_seconds,
+            on_clip_finished=self._clip_finished_from_thread,
+            on_clip_failed=self._clip_failed_from_thread,
+        )
+        # Recording takes the main stream; analysis the sub-stream when there is one.
+        has_sub_stream = bool(config.sub_stream_url)
         self.pipeline = CameraPipeline(
-            self.config.analysis_source,
-            name=self.config.name,
+            config.analysis_source,
+            name=config.name,
             motion=MotionConfig(),
             on_health=self._health_from_thread,
             on_motion=self._motion_from_thread,
+            on_packet=None if has_sub_stream else self.recorder.on_packet,
         )
+        if has_sub_stream:
+            self.main_reader = StreamReader(
+                config.main_source,
+                name=f"{config.name} (main)",
+                on_packet=self.recorder.on_packet,
+                decode=False,
+            )
         self._running = True
         self.pipeline.start()
+        if self.main_reader is not None:
+            self.main_reader.start()
         self._schedule_repair()
 
     async def async_stop(self) -> None:
-        """Stop the pipeline and withdraw the repair issue."""
+        """Stop reading and recording (a running clip is committed); withdraw repairs."""
         self._running = False
         self._cancel_repair()
-        ir.async_delete_issue(self.hass, DOMAIN, offline_issue_id(self.subentry_id))
-        if self.pipeline is not None:
-            await self.hass.async_add_executor_job(self.pipeline.stop)
+        for issue_id in (offline_issue_id(self.subentry_id), storage_issue_id(self.subentry_id)):
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        stoppers: list[Any] = [self.pipeline, self.main_reader, self.recorder]
+        for stopper in stoppers:
+            if stopper is not None:
+                await self.hass.async_add_executor_job(stopper.stop)
+
+    @callback
+    def async_apply_settings(self, settings: StationSettings) -> None:
+        """A new pre-event length applies to the buffer at once."""
+        super().async_apply_settings(settings)
+        if self.recorder is not None:
+            self.recorder.pre_event = settings.pre_event_seconds
+
+    # -- recording ---------------------------------------------------------------------------
+    async def async_record(
+        self,
+        duration: float,
+        pre_event: float | None,
+        trigger: Trigger,
+        reason: str,
+        case_number: str | None,
+    ) -> ClipHandle:
+        """Start a clip (or extend the running one); file I/O happens in a worker thread."""
+        if self.recorder is None:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="not_running")
+        try:
+            return await self.hass.async_add_executor_job(
+                partial(
+                    self.recorder.record,
+                    duration,
+                    pre_event,
+                    trigger=trigger,
+                    reason=reason,
+                    case_number=case_number,
+                )
+            )
+        except RecordingError as err:
+            self._async_storage_problem(err.problem)
+            raise self.storage_error(err.problem) from err
+
+    def storage_error(self, problem: Problem) -> HomeAssistantError:
+        """The translated error an action raises for a storage problem."""
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=f"recording_{problem.value}",
+            translation_placeholders={
+                "camera": self.config.name,
+                "folder": str(self.settings.recordings_dir),
+            },
+        )
+
+    def _clip_finished_from_thread(self, clip: ClipInfo) -> None:
+        self.hass.loop.call_soon_threadsafe(self._async_clip_finished, clip)
+
+    def _clip_failed_from_thread(self, clip: ClipRef, problem: Problem) -> None:
+        self.hass.loop.call_soon_threadsafe(self._async_storage_problem, problem)
+
+    @callback
+    def _async_clip_finished(self, clip: ClipInfo) -> None:
+        self.last_clip = clip
+        ir.async_delete_issue(self.hass, DOMAIN, storage_issue_id(self.subentry_id))
+        sidecar = clip.sidecar
+        self.hass.bus.async_fire(
+            EVENT_RECORDING_FINISHED,
+            {
+                "camera": self.config.name,
+                "subentry_id": self.subentry_id,
+                "clip_id": clip.clip_id,
+                "recording_id": clip.recording_id,
+                "part": clip.part,
+                "path": str(clip.path),
+                "start": clip.start.isoformat(),
+                "end": clip.end.isoformat(),
+                "duration": round(clip.duration, 2),
+                "sha256": clip.sha256,
+                "trigger": sidecar.get("trigger"),
+                "reason": sidecar.get("reason"),
+                "case_number": sidecar.get("case_number"),
+            },
+        )
+        self.async_notify()
+
+    @callback
+    def _async_storage_problem(self, problem: Problem) -> None:
+        _LOGGER.error("Camera %s: a clip could not be stored (%s)", self.config.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            storage_issue_id(self.subentry_id),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=f"recording_{problem.value}",
+            translation_placeholders={
+                "camera": self.config.name,
+                "folder": str(self.settings.recordings_dir),
+            },
+        )
 
     # -- from the reader thread to the event loop ------------------------------------------
     def _health_from_thread(self, health: StreamHealth) -> None:

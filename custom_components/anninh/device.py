@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .models import DeviceConfig, LoudspeakerConfig
+from .models import DeviceConfig, LoudspeakerConfig, StationSettings
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
@@ -18,11 +18,14 @@ class Device:
 
     config: DeviceConfig
 
-    def __init__(self, hass: HomeAssistant, kind: str, config: DeviceConfig) -> None:
+    def __init__(
+        self, hass: HomeAssistant, kind: str, config: DeviceConfig, settings: StationSettings
+    ) -> None:
         """Nothing runs until `async_start`."""
         self.hass = hass
         self.kind = kind
         self.config = config
+        self.settings = settings
         self.entities: set[Entity] = set()
         self._listeners: list[Callable[[], None]] = []
 
@@ -42,6 +45,11 @@ class Device:
         """Tell every listener the device changed."""
         for listener in list(self._listeners):
             listener()
+
+    @callback
+    def async_apply_settings(self, settings: StationSettings) -> None:
+        """The station's options changed (applied live)."""
+        self.settings = settings
 
     async def async_start(self) -> None:
         """Start whatever the device needs running (streams, listeners)."""

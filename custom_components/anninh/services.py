@@ -13,6 +13,7 @@ from homeassistant.core import (
 from . import announce
 from .const import DOMAIN
 from .dashboard import async_create_dashboard
+from .recording_services import async_register_recording_services
 
 SERVICE_CREATE_DASHBOARD = "create_dashboard"
 
@@ -21,6 +22,7 @@ SERVICE_CREATE_DASHBOARD = "create_dashboard"
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register every anninh action."""
     announce.async_register_services(hass)
+    async_register_recording_services(hass)
 
     async def create_dashboard(call: ServiceCall) -> ServiceResponse:
         return {"url_path": await async_create_dashboard(hass)}

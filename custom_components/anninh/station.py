@@ -10,22 +10,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
 from .bells import BellDevice
 from .cameras import CameraDevice
 from .const import DOMAIN, MANUFACTURER, SUBENTRY_BELL, SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
 from .device import Device, LoudspeakerDevice
+from .engine.storage import SweepReport, retention_sweep
 from .models import StationSettings, device_config
 
 _LOGGER = logging.getLogger(__name__)
 
 type AnNinhConfigEntry = ConfigEntry[Station]
 type DeviceAdder = Callable[[Device], None]
+
+RETENTION_INTERVAL = timedelta(hours=24)
+RETENTION_FIRST_RUN = 60.0  # s after start, off the busy start-up
 
 DEVICE_TYPES: dict[str, type[Device]] = {
     SUBENTRY_CAMERA: CameraDevice,
@@ -64,6 +70,31 @@ class Station:
         )
         for subentry in self.entry.subentries.values():
             await self._async_add_device(subentry)
+        self.entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_retention_job, RETENTION_INTERVAL)
+        )
+        self.entry.async_on_unload(
+            async_call_later(self.hass, RETENTION_FIRST_RUN, self._async_retention_job)
+        )
+
+    async def _async_retention_job(self, _now: datetime) -> None:
+        await self.async_retention()
+
+    async def async_retention(self) -> SweepReport:
+        """Delete clips older than the retention days, never those marked as evidence."""
+        settings = self.settings
+        report = await self.hass.async_add_executor_job(
+            retention_sweep, settings.recordings_dir, settings.retention_days
+        )
+        if report.deleted or report.errors:
+            _LOGGER.info(
+                "Retention: deleted %d clips older than %d days, kept %d evidence clips, %d errors",
+                len(report.deleted),
+                settings.retention_days,
+                len(report.kept_evidence),
+                len(report.errors),
+            )
+        return report
 
     async def async_stop(self) -> None:
         """Stop every device; called on unload."""
@@ -91,6 +122,8 @@ class Station:
             hass.config_entries.async_schedule_reload(entry.entry_id)
             return
         self.settings = StationSettings.from_entry(entry)
+        for running in self.devices.values():
+            running.async_apply_settings(self.settings)
         async with self._lock:
             current = entry.subentries
             for subentry_id in [s for s in self.devices if s not in current]:
@@ -105,7 +138,9 @@ class Station:
 
     async def _async_add_device(self, subentry: ConfigSubentry) -> None:
         config = device_config(subentry)
-        device = DEVICE_TYPES[subentry.subentry_type](self.hass, subentry.subentry_type, config)
+        device = DEVICE_TYPES[subentry.subentry_type](
+            self.hass, subentry.subentry_type, config, self.settings
+        )
         dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             config_subentry_id=subentry.subentry_id,

@@ -1,0 +1,305 @@
+"""Recording actions, evidence, retention and the media browser on a real HA with a real RTSP camera."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from homeassistant.components.media_source import (
+    URI_SCHEME,
+    Unresolvable,
+    async_browse_media,
+    async_resolve_media,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED, storage_issue_id
+from custom_components.anninh.const import (
+    CONF_PRE_EVENT_SECONDS,
+    CONF_RETENTION_DAYS,
+    DOMAIN,
+    SUBENTRY_CAMERA,
+)
+from custom_components.anninh.engine.evidence import verify
+
+from .conftest import camera_data, station_entry, subentry
+
+GOP = 1.0  # the test camera's key-frame interval (tests.media default)
+
+
+async def _until(predicate: Any, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def recording_station(
+    hass: HomeAssistant, media_dir: Path, rtsp_camera: Any
+) -> tuple[MockConfigEntry, str, Any]:
+    """A station whose camera is a real RTSP server, its buffer filled for 3 s."""
+    assert await async_setup_component(hass, "media_source", {})
+    server = rtsp_camera()
+    entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, camera_data(server.url))])
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_RETENTION_DAYS: 30, CONF_PRE_EVENT_SECONDS: 2}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = next(iter(entry.runtime_data.devices.values()))
+    await _until(lambda: device.recorder.stats().seconds >= 3.0)
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "camera", DOMAIN, f"{device.subentry_id}-camera"
+    )
+    assert entity_id
+    return entry, entity_id, device
+
+
+def _video_seconds(path: Path) -> tuple[float, int]:
+    """Duration and decoded frame count of an MP4 (every frame must decode)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [frame.time for frame in container.decode(stream)]
+    assert frames
+    return frames[-1] - frames[0], len(frames)
+
+
+async def test_record_with_pre_event(
+    hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
+) -> None:
+    """A clip asked at t with pre-event p starts within a GOP of t − p and lasts p + d ± a GOP."""
+    entry, entity_id, device = recording_station
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "record",
+        {"entity_id": entity_id, "duration": 2, "pre_event": 1.5, "reason": "Trộm xe máy"},
+        blocking=True,
+        return_response=True,
+    )
+    (clip,) = response["clips"]
+    assert clip["entity_id"] == entity_id
+    # A second call while it runs extends the same clip.
+    again = await hass.services.async_call(
+        DOMAIN, "record", {"entity_id": entity_id, "duration": 2}, blocking=True,
+        return_response=True,
+    )
+    assert again["clips"][0]["recording_id"] == clip["recording_id"]
+    await _until(lambda: len(finished) >= 1, timeout=30)
+    data = finished[0].data
+    assert data["clip_id"] == clip["clip_ids"][0]
+    path = Path(data["path"])
+    seconds, frames = _video_seconds(path)
+    assert 1.5 + 2 - GOP - 0.5 <= seconds <= 1.5 + 2 + 2 * GOP + 0.5
+    assert frames >= 15 * 3
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sidecar["reason"] == "Trộm xe máy"
+    assert sidecar["donor_household"] == "Hộ ông Nguyễn Văn An"
+    assert len(sidecar["triggers"]) == 2
+    assert path.is_relative_to(entry.runtime_data.settings.recordings_dir)
+
+
+async def test_snapshot_evidence_export_retention(
+    hass: HomeAssistant,
+    recording_station: tuple[MockConfigEntry, str, Any],
+    hass_admin_user: Any,
+) -> None:
+    """Snapshot, mark as evidence, export a verifiable ZIP; retention spares evidence."""
+    entry, entity_id, device = recording_station
+    root = entry.runtime_data.settings.recordings_dir
+    snap = await hass.services.async_call(
+        DOMAIN, "snapshot", {"entity_id": entity_id}, blocking=True, return_response=True
+    )
+    snap_id = snap["snapshots"][0]["clip_id"]
+    assert Path(snap["snapshots"][0]["path"]).read_bytes().startswith(b"\xff\xd8")
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+    rec = await hass.services.async_call(
+        DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1},
+        blocking=True, return_response=True,
+    )
+    clip_id = rec["clips"][0]["clip_ids"][0]
+    await _until(lambda: len(finished) >= 1)
+
+    marked = await hass.services.async_call(
+        DOMAIN, "mark_evidence", {"clip_ids": [clip_id], "case_number": "VV-2026/17"},
+        blocking=True, return_response=True,
+    )
+    assert marked == {"marked": [clip_id]}
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "mark_evidence", {"clip_ids": ["../../etc/passwd"], "case_number": "x"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "unknown_clip"
+
+    exported = await hass.services.async_call(
+        DOMAIN, "export_evidence", {"clip_ids": [clip_id, snap_id], "case_number": "VV-2026/17"},
+        blocking=True, return_response=True,
+    )
+    zip_path = Path(exported["exports"][0]["path"])
+    report = await hass.async_add_executor_job(verify, zip_path)
+    assert report.ok
+    with zipfile.ZipFile(zip_path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["station"] == entry.title
+    # One byte changed: the verifier names the file.
+    data = bytearray(zip_path.read_bytes())
+    offset = data.find(b"mdat") + 64
+    data[offset] ^= 0xFF
+    tampered = zip_path.with_name("tampered.zip")
+    tampered.write_bytes(bytes(data))
+    report = await hass.async_add_executor_job(verify, tampered)
+    assert not report.ok
+    assert any(name.endswith(".mp4") for name in report.failing)
+
+    by_range = await hass.services.async_call(
+        DOMAIN, "export_evidence",
+        {
+            "entity_id": entity_id,
+            "start": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "end": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+        },
+        blocking=True, return_response=True,
+    )
+    assert clip_id in by_range["exports"][0]["clips"]
+
+    # Age every sidecar by 40 days: retention (30 days) deletes all but the evidence clip.
+    def age() -> None:
+        for sidecar in root.rglob("*.json"):
+            if "exports" in sidecar.parts:
+                continue
+            content = json.loads(sidecar.read_text())
+            for key in ("start", "end"):
+                if content.get(key):
+                    moment = datetime.fromisoformat(content[key].replace("Z", "+00:00"))
+                    content[key] = (moment - timedelta(days=40)).isoformat()
+            sidecar.write_text(json.dumps(content))
+
+    await hass.async_add_executor_job(age)
+    report = await entry.runtime_data.async_retention()
+    assert snap_id in report.deleted
+    assert clip_id in report.kept_evidence
+    assert (root / f"{clip_id}.mp4").is_file()
+    assert not (root / f"{snap_id}.jpg").exists()
+
+
+async def test_unwritable_folder_raises_and_repairs(
+    hass: HomeAssistant,
+    recording_station: tuple[MockConfigEntry, str, Any],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A folder that cannot be written: translated error, repair issue, nothing half-written."""
+    entry, entity_id, device = recording_station
+    root = entry.runtime_data.settings.recordings_dir
+    camera_dir = root / device.folder
+    camera_dir.parent.mkdir(parents=True, exist_ok=True)
+    camera_dir.write_text("a file where the camera's folder should be")
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN, "record", {"entity_id": entity_id, "duration": 1}, blocking=True
+        )
+    assert err.value.translation_key == "recording_not_writable"
+    issue = issue_registry.async_get_issue(DOMAIN, storage_issue_id(device.subentry_id))
+    assert issue is not None
+    assert issue.translation_placeholders["camera"] == "Ngã ba chợ"
+    assert camera_dir.read_text().startswith("a file")
+    assert not [p for p in root.rglob("*") if p.name.startswith(".")]
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "record", {"entity_id": "camera.somebody_else"}, blocking=True
+        )
+    assert err.value.translation_key == "not_a_camera"
+
+
+async def test_media_browser(
+    hass: HomeAssistant,
+    recording_station: tuple[MockConfigEntry, str, Any],
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Station → camera → day → clips with thumbnails; playable; traversal refused."""
+    entry, entity_id, device = recording_station
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+    await hass.services.async_call(
+        DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1}, blocking=True
+    )
+    await _until(lambda: len(finished) >= 1)
+
+    root = await async_browse_media(hass, f"{URI_SCHEME}{DOMAIN}")
+    (station,) = root.children
+    assert station.title == entry.title
+    cameras = await async_browse_media(hass, station.media_content_id)
+    (camera,) = cameras.children
+    assert camera.title == "Ngã ba chợ"
+    days = await async_browse_media(hass, camera.media_content_id)
+    (day,) = days.children
+    clips = await async_browse_media(hass, day.media_content_id)
+    (clip,) = clips.children
+    assert clip.can_play
+    assert clip.media_content_type == "video/mp4"
+    assert "manual" in clip.title
+
+    client = await hass_client()
+    resolved = await async_resolve_media(hass, clip.media_content_id, None)
+    response = await client.get(resolved.url)
+    assert response.status == 200
+    body = await response.read()
+    assert body[4:8] == b"ftyp"
+    thumb = await client.get(clip.thumbnail.split("?")[0])
+    assert thumb.status == 200
+    assert (await thumb.read()).startswith(b"\xff\xd8")
+
+    base = f"{URI_SCHEME}{DOMAIN}/{entry.entry_id}"
+    for bad in (
+        "../../../etc/passwd",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "ngabacho%2F..%2F..%2Fsecret",
+        "/etc/passwd",
+        "nga_ba_cho/..\\..\\x.mp4",
+        "nga_ba_cho/.hidden.mp4",
+    ):
+        with pytest.raises(Unresolvable):
+            await async_resolve_media(hass, f"{base}/{bad}", None)
+    outside = Path(hass.config.media_dirs["local"]).parent / "secret.mp4"
+    outside.write_bytes(b"secret")
+    link = entry.runtime_data.settings.recordings_dir / device.folder / "link.mp4"
+    link.symlink_to(outside)
+    with pytest.raises(Unresolvable):
+        await async_resolve_media(hass, f"{base}/{device.folder}/link.mp4", None)
+    for url in (
+        f"/api/anninh/media/{entry.entry_id}/..%2F..%2Fsecret.mp4",
+        f"/api/anninh/media/{entry.entry_id}/{device.folder}/link.mp4",
+        f"/api/anninh/media/not-a-station/x.mp4",
+        f"/api/anninh/thumbnail/{entry.entry_id}/{device.folder}/link.mp4",
+    ):
+        assert (await client.get(url)).status in (400, 404)  # HA itself refuses encoded ..
+
+
+async def test_pre_event_option_applies_live(
+    hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
+) -> None:
+    """Changing the station's pre-event seconds reaches the running buffer."""
+    entry, _, device = recording_station
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_RETENTION_DAYS: 30, CONF_PRE_EVENT_SECONDS: 20}
+    )
+    await hass.async_block_till_done()
+    assert device.recorder.pre_event == 20
+    assert entry.runtime_data.devices[device.subentry_id] is device
