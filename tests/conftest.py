@@ -48,6 +48,15 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/anninh in every test."""
 
 
+@pytest.fixture(autouse=True)
+def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """A fresh configuration folder per test (blueprints and TTS caches are written there)."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    hass.config.config_dir = str(folder)
+    return folder
+
+
 @pytest.fixture
 def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
     """An allowed, writable media folder for the test's Home Assistant."""

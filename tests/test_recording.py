@@ -303,3 +303,34 @@ async def test_pre_event_option_applies_live(
     await hass.async_block_till_done()
     assert device.recorder.pre_event == 20
     assert entry.runtime_data.devices[device.subentry_id] is device
+
+
+async def test_sub_stream_analysed_main_stream_recorded(
+    hass: HomeAssistant, media_dir: Path
+) -> None:
+    """With a sub-stream, motion reads it while clips are cut from the main stream."""
+    from .media import make_h264_file
+
+    main = make_h264_file(media_dir / "main.mp4", width=640, height=360, seconds=3.0)
+    sub = make_h264_file(media_dir / "sub.mp4", width=320, height=180, seconds=3.0)
+    data = camera_data(str(main), sub_stream_url=str(sub))
+    entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, data)])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    device = next(iter(entry.runtime_data.devices.values()))
+    assert device.main_reader is not None
+    await _until(lambda: device.recorder.stats().seconds >= 2.0)
+    await _until(lambda: device.health.width == 320)
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "camera", DOMAIN, f"{device.subentry_id}-camera"
+    )
+    await hass.services.async_call(
+        DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1}, blocking=True
+    )
+    await _until(lambda: len(finished) >= 1)
+    with av.open(finished[0].data["path"]) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (640, 360)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert not device.main_reader.running

@@ -14,20 +14,21 @@ from statistics import fmean
 from typing import Any
 
 from homeassistant.components import media_source
-from homeassistant.components.media_player import (
+from homeassistant.components.media_player import MediaPlayerDeviceClass, MediaPlayerEntity
+from homeassistant.components.media_player.browse_media import async_process_play_media_url
+from homeassistant.components.media_player.const import (
     ATTR_MEDIA_ANNOUNCE,
     ATTR_MEDIA_CONTENT_ID,
     ATTR_MEDIA_CONTENT_TYPE,
     ATTR_MEDIA_EXTRA,
     ATTR_MEDIA_VOLUME_LEVEL,
-    DOMAIN as MEDIA_PLAYER_DOMAIN,
     SERVICE_PLAY_MEDIA,
-    MediaPlayerDeviceClass,
-    MediaPlayerEntity,
     MediaPlayerEntityFeature,
     MediaPlayerState,
     MediaType,
-    async_process_play_media_url,
+)
+from homeassistant.components.media_player.const import (
+    DOMAIN as MEDIA_PLAYER_DOMAIN,
 )
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -115,8 +116,10 @@ class Loudspeaker(AnNinhEntity, MediaPlayerEntity):
     def __init__(self, device: LoudspeakerDevice) -> None:
         """Bind to the loudspeaker device."""
         super().__init__(device, "loudspeaker")
-        # One announcement at a time on a loudspeaker: the next one waits its turn.
+        # One announcement at a time on a loudspeaker: the next one waits its turn; an identical
+        # one already waiting is not queued twice (a blueprint repeating faster than it speaks).
         self.announce_lock = asyncio.Lock()
+        self.announcements_waiting: set[tuple[str, str, str]] = set()
 
     # -- targets ----------------------------------------------------------------------------
     @property
@@ -286,7 +289,9 @@ class Loudspeaker(AnNinhEntity, MediaPlayerEntity):
                     context=self._context,
                 )
             except HomeAssistantError as err:
-                _LOGGER.warning("%s: restoring the volume of %s failed: %s", self.entity_id, target, err)
+                _LOGGER.warning(
+                    "%s: restoring the volume of %s failed: %s", self.entity_id, target, err
+                )
 
     async def async_turn_on(self) -> None:
         """Turn every target on."""

@@ -1,20 +1,25 @@
-"""Sensors of each camera: stream status, and diagnostics (analysis fps, reconnects)."""
+"""Sensors: each camera's stream status and diagnostics (analysis fps, reconnects); each
+loudspeaker's last announcement."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.util import dt as dt_util
 
+from .announce import EVENT_ANNOUNCEMENT
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA
-from .device import Device
+from .const import SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
+from .device import Device, LoudspeakerDevice
 from .engine.stream import StreamState
-from .entity import AnNinhCameraEntity
+from .entity import AnNinhCameraEntity, AnNinhEntity
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -26,7 +31,7 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every camera, now and as cameras are added."""
+    """Add the sensors of every camera and loudspeaker, now and as they are added."""
 
     @callback
     def add(device: Device) -> None:
@@ -37,6 +42,13 @@ async def async_setup_entry(
         )
 
     entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+
+    @callback
+    def add_loudspeaker(device: Device) -> None:
+        assert isinstance(device, LoudspeakerDevice)
+        async_add_entities([LastAnnouncementSensor(device)], config_subentry_id=device.subentry_id)
+
+    entry.runtime_data.async_register_platform(SUBENTRY_LOUDSPEAKER, add_loudspeaker)
 
 
 class StatusSensor(AnNinhCameraEntity, SensorEntity):
@@ -114,3 +126,56 @@ class ReconnectsSensor(_PolledDiagnostic):
         """From the reader."""
         pipeline = self.device.pipeline
         return pipeline.reader.health.reconnects if pipeline else 0
+
+
+class LastAnnouncementSensor(AnNinhEntity, SensorEntity, RestoreEntity):
+    """The last message `anninh.announce` spoke on this loudspeaker; kept across restarts."""
+
+    device: LoudspeakerDevice
+
+    ATTRIBUTES = ("time", "language", "chime", "user")
+    MAX_STATE_LENGTH = 255
+
+    def __init__(self, device: LoudspeakerDevice) -> None:
+        """Bind to the loudspeaker."""
+        super().__init__(device, "last_announcement")
+        self._attr_extra_state_attributes = dict.fromkeys(self.ATTRIBUTES)
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last announcement, then follow the loudspeaker's announcements."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None and last.state not in (
+            "unknown",
+            "unavailable",
+        ):
+            self._attr_native_value = last.state
+            self._attr_extra_state_attributes = {
+                key: last.attributes.get(key) for key in self.ATTRIBUTES
+            }
+        self.async_on_remove(
+            self.hass.bus.async_listen(
+                EVENT_ANNOUNCEMENT, self._async_announced, event_filter=self._is_mine
+            )
+        )
+
+    @callback
+    def _is_mine(self, event_data: Mapping[str, Any]) -> bool:
+        device = self.device_entry
+        return device is not None and event_data.get("device_id") == device.id
+
+    async def _async_announced(self, event: Event) -> None:
+        data = event.data
+        user = None
+        if (user_id := data.get("user_id")) and (
+            found := await self.hass.auth.async_get_user(user_id)
+        ):
+            user = found.name
+        message: str = data.get("message", "")
+        self._attr_native_value = message[: self.MAX_STATE_LENGTH]
+        self._attr_extra_state_attributes = {
+            "time": dt_util.as_local(event.time_fired).isoformat(),
+            "language": data.get("language"),
+            "chime": data.get("chime"),
+            "user": user,
+        }
+        self.async_write_ha_state()

@@ -17,8 +17,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 from aiohttp import web
-from homeassistant.components.http import KEY_HASS, HomeAssistantView
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 SAMPLE_RATE: Final = 16_000
@@ -35,14 +35,17 @@ def _time(seconds: float) -> Signal:
     return np.arange(round(seconds * SAMPLE_RATE), dtype=np.float64) / SAMPLE_RATE
 
 
-def _strike(frequency: float, seconds: float, partials: tuple[tuple[float, float, float], ...]) -> Signal:
+def _strike(
+    frequency: float, seconds: float, partials: tuple[tuple[float, float, float], ...]
+) -> Signal:
     """A struck tone: (ratio to `frequency`, amplitude, decay time in s) per partial."""
     t = _time(seconds)
     tone = np.zeros_like(t)
     for ratio, amplitude, decay in partials:
         tone += amplitude * np.sin(2 * np.pi * frequency * ratio * t) * np.exp(-t / decay)
     attack = np.minimum(t / 0.004, 1.0)  # 4 ms attack: no click
-    return tone * attack
+    result: Signal = tone * attack
+    return result
 
 
 def _bell() -> Signal:
@@ -60,7 +63,13 @@ def _bell() -> Signal:
 def _gong() -> Signal:
     """A pitched bronze gong (chiêng) struck once, with a slow shimmer: 2.5 s."""
     t = _time(2.5)
-    partials = ((1.0, 1.0, 1.1), (1.52, 0.45, 0.7), (2.03, 0.3, 0.55), (2.74, 0.18, 0.35), (3.9, 0.08, 0.2))
+    partials = (
+        (1.0, 1.0, 1.1),
+        (1.52, 0.45, 0.7),
+        (2.03, 0.3, 0.55),
+        (2.74, 0.18, 0.35),
+        (3.9, 0.08, 0.2),
+    )
     tone = _strike(196.0, 2.5, partials)
     shimmer = 1.0 + 0.08 * np.sin(2 * np.pi * 4.5 * t)
     return tone * shimmer
@@ -73,7 +82,8 @@ def _siren() -> Signal:
     phase = 2 * np.pi * np.cumsum(sweep) / SAMPLE_RATE
     tone = np.sin(phase) + 0.25 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)
     envelope = np.minimum(np.minimum(t / 0.15, 1.0), np.minimum((t[-1] - t) / 0.3, 1.0))
-    return tone * envelope
+    result: Signal = tone * envelope
+    return result
 
 
 GENERATORS: Final[dict[str, Callable[[], Signal]]] = {

@@ -11,7 +11,8 @@ daemon thread (the Home Assistant layer marshals them to the event loop):
   Frames in between are decoded (the codec needs them) and dropped without conversion.
 * `on_health(health)` with a `StreamHealth` snapshot whenever state or reason change.
 * `on_packet(packet)` with every demuxed video `av.Packet`, before decoding (for a recorder; keep
-  it cheap).
+  it cheap). With `decode=False` the reader only demuxes (a camera's main stream kept for
+  recording while its sub-stream is analysed): no decoder runs, and no frames or snapshots exist.
 
 States (`StreamState`), and when the reader is in each:
 
@@ -279,6 +280,7 @@ class StreamReader:
         loop_file: bool = True,
         decoder_threads: int = 1,
         stats_window: float = 5.0,
+        decode: bool = True,
     ) -> None:
         self.source = source
         self.name = name or source.redacted_url
@@ -294,6 +296,7 @@ class StreamReader:
         self.quiet = quiet
         self.loop_file = loop_file
         self.decoder_threads = decoder_threads
+        self.decode = decode
 
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -484,7 +487,8 @@ class StreamReader:
                 if self._stop.is_set():
                     return None
                 if packet.size == 0:  # end of input: drain the decoder
-                    self._decode(ctx, None, session, stream)
+                    if self.decode:
+                        self._decode(ctx, None, session, stream)
                     continue
                 if pacer is not None and not pacer.wait(packet, stream):
                     return None
@@ -507,6 +511,18 @@ class StreamReader:
             self._packets.add(now, packet.size)
         if self.on_packet is not None:
             self.on_packet(packet)
+        if not self.decode:  # packets only (a recorder's main stream): no decoder at all
+            session.last_decoded = now
+            if not session.streamed:
+                session.streamed = True
+                self._set_state(
+                    StreamState.STREAMING,
+                    None,
+                    width=ctx.width or None,
+                    height=ctx.height or None,
+                    codec=ctx.name,
+                )
+            return
         if packet.is_keyframe:
             if self._last_key:
                 self._key_interval = now - self._last_key

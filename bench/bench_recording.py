@@ -1,0 +1,259 @@
+"""Recording benchmark: pre-event ring memory, record() latency, stream-copy CPU.
+
+Run: ``.venv/bin/python bench/bench_recording.py [--readme]`` (about a minute). Prints a markdown
+table; with ``--readme`` also writes it under the "Recording" heading of bench/README.md (other
+sections are kept).
+
+* Source: a real 1920x1080 15 fps H.264 encode (PyAV/libx264, 2 Mbit/s ABR, 2 s GOP, sensor noise
+  so the encoder has to spend the bits), 10 s long, demuxed in a loop like a looping camera.
+* Memory: rings filled through `Recorder.on_packet` with real `av.Packet`s (payload copies, as on
+  a camera's reader thread). Measured as Python allocations (tracemalloc: payload bytes plus all
+  per-packet objects) and as the process RSS growth.
+* Latency: a feeder thread delivers packets at the real frame rate; the time from `record()` to
+  the first bytes of the clip's (temporary) MP4 on disk, over N calls.
+* CPU: process CPU seconds (all threads) per recorded camera-second: feeding a ring and recording
+  60 s by stream copy, minus feeding the ring alone, packets fed as fast as possible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+import av
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from custom_components.anninh.engine.recorder import Recorder  # noqa: E402
+from tests.media import make_h264_file  # noqa: E402
+
+FPS = 15
+BITRATE = 2_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Loop:
+    """Real packets of a file, in a loop on one open container (one stream, like a camera)."""
+
+    def __init__(self, path: Path) -> None:
+        self.container = av.open(str(path))
+        self.stream = self.container.streams.video[0]
+        self.packets = iter(())
+
+    def next(self) -> av.Packet:
+        for _ in range(2):
+            for packet in self.packets:
+                if packet.size:
+                    return packet
+            self.container.seek(0)
+            self.packets = self.container.demux(self.stream)
+        raise RuntimeError("empty file")
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as handle:  # noqa: PTH123
+        return int(handle.read().split()[1]) * 4096
+
+
+def feed(recorder: Recorder, loop: Loop, clock: Clock, seconds: float) -> None:
+    for _ in range(round(seconds * FPS)):
+        clock.now += 1 / FPS
+        recorder.on_packet(loop.next())
+
+
+def memory(video: Path, root: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for seconds in (10, 60):
+        gc.collect()
+        tracemalloc.start()
+        before_rss, before = rss(), tracemalloc.get_traced_memory()[0]
+        clock, loop = Clock(), Loop(video)
+        recorder = Recorder(root, "mem", pre_event=seconds, clock=clock)
+        feed(recorder, loop, clock, seconds + 5)
+        gc.collect()
+        stats = recorder.stats()
+        out[f"py_{seconds}"] = tracemalloc.get_traced_memory()[0] - before
+        out[f"rss_{seconds}"] = rss() - before_rss
+        out[f"payload_{seconds}"] = stats.bytes
+        out[f"buffered_{seconds}"] = stats.seconds
+        tracemalloc.stop()
+        loop.close()
+        del recorder
+    gc.collect()
+    tracemalloc.start()
+    before_rss, before = rss(), tracemalloc.get_traced_memory()[0]
+    recorders: list[Recorder] = []
+    for index in range(60):
+        clock, loop = Clock(), Loop(video)
+        recorder = Recorder(root, f"cam{index}", pre_event=10, clock=clock)
+        feed(recorder, loop, clock, 12 + index % 3)
+        loop.close()
+        recorders.append(recorder)
+    gc.collect()
+    out["py_60x10"] = tracemalloc.get_traced_memory()[0] - before
+    out["rss_60x10"] = rss() - before_rss
+    out["payload_60x10"] = sum(r.stats().bytes for r in recorders)
+    tracemalloc.stop()
+    return out
+
+
+def latency(video: Path, root: Path, calls: int) -> list[float]:
+    recorder = Recorder(root, "lat", pre_event=2)
+    loop = Loop(video)
+    stop = threading.Event()
+
+    def feeder() -> None:
+        start = time.monotonic()
+        n = 0
+        while not stop.is_set():
+            recorder.on_packet(loop.next())
+            n += 1
+            delay = start + n / FPS - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    thread = threading.Thread(target=feeder, daemon=True)
+    thread.start()
+    time.sleep(3)
+    times: list[float] = []
+    for _ in range(calls):
+        called = time.perf_counter()
+        handle = recorder.record(0.2)
+        temp = handle.path.with_name(f".{handle.path.name}.tmp")
+        while True:
+            try:
+                if temp.stat().st_size > 0:
+                    break
+            except FileNotFoundError:
+                if handle.path.exists():
+                    break
+            time.sleep(0.0002)
+        times.append(time.perf_counter() - called)
+        handle.wait(10)
+    stop.set()
+    thread.join()
+    recorder.stop()
+    loop.close()
+    return times
+
+
+def cpu(video: Path, root: Path, seconds: float = 60) -> dict[str, float]:
+    def run(record: bool) -> float:
+        clock, loop = Clock(), Loop(video)
+        recorder = Recorder(root, "cpu", pre_event=2, clock=clock)
+        feed(recorder, loop, clock, 3)
+        started = time.process_time()
+        handle = recorder.record(seconds) if record else None
+        feed(recorder, loop, clock, seconds + 1)
+        if handle is not None:
+            handle.wait(60)
+        used = time.process_time() - started
+        recorder.stop()
+        loop.close()
+        return used
+
+    base = min(run(False) for _ in range(3))
+    total = min(run(True) for _ in range(3))
+    return {"feed": base, "record": total, "per_s": max(0.0, total - base) / (seconds + 2)}
+
+
+def table(mem: dict[str, float], lat: list[float], use: dict[str, float], bitrate: float) -> str:
+    mib = 1024 * 1024
+    lat_ms = sorted(x * 1000 for x in lat)
+    p99 = lat_ms[min(len(lat_ms) - 1, round(0.99 * (len(lat_ms) - 1)))]
+    rows = [
+        "| Measure | Value |",
+        "|---|---|",
+        f"| Source | 1920x1080 H.264, {FPS} fps, 2 s GOP, {bitrate / 1e6:.2f} Mbit/s measured |",
+        *(
+            f"| Ring, 1 camera, pre-event {s} s (buffer holds {mem[f'buffered_{s}']:.1f} s) | "
+            f"{mem[f'py_{s}'] / mib:.1f} MiB Python objects "
+            f"({mem[f'payload_{s}'] / mib:.1f} MiB payload), RSS +{mem[f'rss_{s}'] / mib:.1f} MiB |"
+            for s in (10, 60)
+        ),
+        f"| Ring, 60 cameras x 10 s (target well under 300 MB) | "
+        f"{mem['py_60x10'] / mib:.0f} MiB Python objects "
+        f"({mem['payload_60x10'] / mib:.0f} MiB payload), RSS +{mem['rss_60x10'] / mib:.0f} MiB |",
+        f"| `record()` to first MP4 bytes on disk (N={len(lat)}) | "
+        f"median {statistics.median(lat_ms):.1f} ms, p99 {p99:.1f} ms |",
+        f"| CPU, recording 1 camera by stream copy | "
+        f"{use['per_s'] * 1000:.2f} ms CPU per recorded second "
+        f"({use['per_s'] * 100:.2f} % of one core) |",
+        "| Home Assistant `stream` recording, same stream | not measured (see note) |",
+    ]
+    return "\n".join(rows)
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "bench" / "README.md"
+    current = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    section = f"## Recording\n\n{text}\n"
+    if "## Recording" in current:
+        head, _, rest = current.partition("## Recording")
+        tail = rest.find("\n## ")
+        current = head + section + (rest[tail + 1 :] if tail >= 0 else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + section
+    readme.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--readme", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print("encoding 10 s of 1080p H.264 ...", file=sys.stderr)
+        video = make_h264_file(
+            folder / "1080p.mp4",
+            width=1920,
+            height=1080,
+            fps=FPS,
+            seconds=10,
+            gop=2 * FPS,
+            bitrate=BITRATE,
+            preset="ultrafast",
+            noise=3.0,
+        )
+        with av.open(str(video)) as container:
+            size = sum(p.size for p in container.demux(container.streams.video[0]))
+        bitrate = size * 8 / 10
+        mem = memory(video, folder / "rec")
+        lat = latency(video, folder / "rec", args.calls)
+        use = cpu(video, folder / "rec")
+    text = table(mem, lat, use, bitrate)
+    note = (
+        "\nMeasured by `bench/bench_recording.py` on the 2-core dev machine (shared with other "
+        "jobs). Python objects = tracemalloc (payload copies plus every per-packet object); "
+        "RSS = process growth. CPU = process CPU (all threads) of feeding + recording minus "
+        "feeding alone, packets fed as fast as possible.\n\n"
+        "Note: the peer measurement (Home Assistant's own `stream` component recording the same "
+        "RTSP stream, as a ratio) is not done yet.\n"
+    )
+    print(text)
+    print(note)
+    if args.readme:
+        write_readme(text + "\n" + note)
+
+
+if __name__ == "__main__":
+    main()
