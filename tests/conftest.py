@@ -37,7 +37,7 @@ from custom_components.anninh.const import (
 
 from .media import make_h264_file
 
-pytest_plugins = ["tests.rtsp"]
+pytest_plugins = ["tests.rtsp", "tests.standins"]
 
 STATION_NAME = "Công an xã Ngũ Đoan"
 LOCATION = {"latitude": 20.83, "longitude": 106.72}
@@ -48,7 +48,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Load custom_components/anninh in every test."""
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
     """A fresh configuration folder per test (blueprints and TTS caches are written there)."""
     folder = tmp_path / "config"
@@ -58,7 +58,7 @@ def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+def media_dir(hass: HomeAssistant, tmp_path: Path, config_dir: Path) -> Path:
     """An allowed, writable media folder for the test's Home Assistant."""
     media = tmp_path / "media"
     media.mkdir()
@@ -118,7 +118,9 @@ def subentry(kind: str, data: dict[str, Any]) -> ConfigSubentryData:
     return ConfigSubentryData(data=data, subentry_type=kind, title=data[CONF_NAME], unique_id=None)
 
 
-def station_entry(media_dir: Path, subentries: list[ConfigSubentryData] | None = None) -> MockConfigEntry:
+def station_entry(
+    media_dir: Path, subentries: list[ConfigSubentryData] | None = None
+) -> MockConfigEntry:
     """A station config entry (not yet added to hass)."""
     return MockConfigEntry(
         domain=DOMAIN,

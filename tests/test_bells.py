@@ -201,9 +201,7 @@ async def test_webhook_method_unknown_id_and_flood(
     assert (await client.get("/api/webhook/another-unknown")).status == 200
 
 
-async def test_entity_sources(
-    hass: HomeAssistant, media_dir: Path, video_file: Path
-) -> None:
+async def test_entity_sources(hass: HomeAssistant, media_dir: Path, video_file: Path) -> None:
     """A bell paired through another integration: binary_sensor on, event fired, button pressed."""
     hass.states.async_set("binary_sensor.zigbee_bell", STATE_OFF)
     entry = await _station(

@@ -68,6 +68,8 @@ async def test_entities_and_motion_on_off(
         "status",
         "analysis_fps",
         "reconnects",
+        "buffer_seconds",
+        "buffer_memory",
         "last_motion",
     }
     for key in ids:  # every entity name is translated in both languages

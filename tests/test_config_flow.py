@@ -105,7 +105,8 @@ async def test_reconfigure_station(hass: HomeAssistant, loaded_station: object) 
     assert result["type"] is FlowResultType.FORM
     assert_translated(result, "config")
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Công an phường Đông Hải", CONF_RECORDINGS_DIR: str(new_folder)}
+        result["flow_id"],
+        {CONF_NAME: "Công an phường Đông Hải", CONF_RECORDINGS_DIR: str(new_folder)},
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT

@@ -97,7 +97,10 @@ async def test_record_with_pre_event(
     assert clip["entity_id"] == entity_id
     # A second call while it runs extends the same clip.
     again = await hass.services.async_call(
-        DOMAIN, "record", {"entity_id": entity_id, "duration": 2}, blocking=True,
+        DOMAIN,
+        "record",
+        {"entity_id": entity_id, "duration": 2},
+        blocking=True,
         return_response=True,
     )
     assert again["clips"][0]["recording_id"] == clip["recording_id"]
@@ -131,27 +134,38 @@ async def test_snapshot_evidence_export_retention(
     assert Path(snap["snapshots"][0]["path"]).read_bytes().startswith(b"\xff\xd8")
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
     rec = await hass.services.async_call(
-        DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1},
-        blocking=True, return_response=True,
+        DOMAIN,
+        "record",
+        {"entity_id": entity_id, "duration": 1, "pre_event": 1},
+        blocking=True,
+        return_response=True,
     )
     clip_id = rec["clips"][0]["clip_ids"][0]
     await _until(lambda: len(finished) >= 1)
 
     marked = await hass.services.async_call(
-        DOMAIN, "mark_evidence", {"clip_ids": [clip_id], "case_number": "VV-2026/17"},
-        blocking=True, return_response=True,
+        DOMAIN,
+        "mark_evidence",
+        {"clip_ids": [clip_id], "case_number": "VV-2026/17"},
+        blocking=True,
+        return_response=True,
     )
     assert marked == {"marked": [clip_id]}
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
-            DOMAIN, "mark_evidence", {"clip_ids": ["../../etc/passwd"], "case_number": "x"},
+            DOMAIN,
+            "mark_evidence",
+            {"clip_ids": ["../../etc/passwd"], "case_number": "x"},
             blocking=True,
         )
     assert err.value.translation_key == "unknown_clip"
 
     exported = await hass.services.async_call(
-        DOMAIN, "export_evidence", {"clip_ids": [clip_id, snap_id], "case_number": "VV-2026/17"},
-        blocking=True, return_response=True,
+        DOMAIN,
+        "export_evidence",
+        {"clip_ids": [clip_id, snap_id], "case_number": "VV-2026/17"},
+        blocking=True,
+        return_response=True,
     )
     zip_path = Path(exported["exports"][0]["path"])
     report = await hass.async_add_executor_job(verify, zip_path)
@@ -170,13 +184,15 @@ async def test_snapshot_evidence_export_retention(
     assert any(name.endswith(".mp4") for name in report.failing)
 
     by_range = await hass.services.async_call(
-        DOMAIN, "export_evidence",
+        DOMAIN,
+        "export_evidence",
         {
             "entity_id": entity_id,
             "start": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
             "end": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
         },
-        blocking=True, return_response=True,
+        blocking=True,
+        return_response=True,
     )
     assert clip_id in by_range["exports"][0]["clips"]
 

@@ -90,7 +90,10 @@ async def test_add_camera_from_file(
     runtime = empty_station.runtime_data
     result = await _start(hass, empty_station, SUBENTRY_CAMERA)
     result = await _configure(
-        hass, result, _camera_input(f"file://{video_file}", **{CONF_NAME: "  Cổng chợ "}), SUBENTRY_CAMERA
+        hass,
+        result,
+        _camera_input(f"file://{video_file}", **{CONF_NAME: "  Cổng chợ "}),
+        SUBENTRY_CAMERA,
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     (camera,) = _subentries(empty_station, SUBENTRY_CAMERA)
@@ -103,7 +106,9 @@ async def test_add_camera_from_file(
     assert device.name == "Cổng chợ"
     assert device.manufacturer == "Hộ ông Nguyễn Văn An"
     assert camera.subentry_id in device.config_entries_subentries[empty_station.entry_id]
-    station_device = device_registry.async_get_device(identifiers={(DOMAIN, empty_station.entry_id)})
+    station_device = device_registry.async_get_device(
+        identifiers={(DOMAIN, empty_station.entry_id)}
+    )
     assert station_device is not None
     assert device.via_device_id == station_device.id
     assert camera.subentry_id in runtime.devices
@@ -168,9 +173,7 @@ async def test_camera_network_errors(
         hass, result, _camera_input(f"rtsp://127.0.0.1:{refused_port}/live"), SUBENTRY_CAMERA
     )
     assert result["errors"] == {CONF_STREAM_URL: "cannot_connect"}
-    result = await _configure(
-        hass, result, _camera_input(silent_tcp_server.url()), SUBENTRY_CAMERA
-    )
+    result = await _configure(hass, result, _camera_input(silent_tcp_server.url()), SUBENTRY_CAMERA)
     assert result["errors"] == {CONF_STREAM_URL: "timeout"}
 
 
@@ -298,7 +301,10 @@ async def test_add_webhook_bell(
         hass,
         result,
         _bell_input(
-            **{CONF_LINKED_CAMERAS: [camera.subentry_id], CONF_LINKED_LOUDSPEAKERS: [speaker.subentry_id]}
+            **{
+                CONF_LINKED_CAMERAS: [camera.subentry_id],
+                CONF_LINKED_LOUDSPEAKERS: [speaker.subentry_id],
+            }
         ),
         SUBENTRY_BELL,
     )
@@ -360,7 +366,9 @@ async def test_bell_entity_source_and_reconfigure(
 
     # Reconfigure again keeping the webhook: the id stays.
     result = await loaded_station.start_subentry_reconfigure_flow(hass, bell.subentry_id)
-    result = await _configure(hass, result, _bell_input(SOURCE_WEBHOOK, **{CONF_NAME: " "}), SUBENTRY_BELL)
+    result = await _configure(
+        hass, result, _bell_input(SOURCE_WEBHOOK, **{CONF_NAME: " "}), SUBENTRY_BELL
+    )
     assert result["errors"] == {CONF_NAME: "name_required"}
     result = await _configure(hass, result, _bell_input(SOURCE_WEBHOOK), SUBENTRY_BELL)
     assert second_url == result["description_placeholders"]["url"]
@@ -408,14 +416,19 @@ async def test_loudspeaker_add_reconfigure_remove(
         hass, result, _speaker_input(["media_player.cho"]), SUBENTRY_LOUDSPEAKER
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    speaker = next(s for s in _subentries(loaded_station, SUBENTRY_LOUDSPEAKER) if s.title == "Loa chợ")
+    speaker = next(
+        s for s in _subentries(loaded_station, SUBENTRY_LOUDSPEAKER) if s.title == "Loa chợ"
+    )
     assert speaker.data[CONF_VOLUME] == 80
     assert speaker.data[CONF_LANGUAGE] == "en"
 
     result = await loaded_station.start_subentry_reconfigure_flow(hass, speaker.subentry_id)
     assert_translated(result, "config_subentries.loudspeaker")
     result = await _configure(
-        hass, result, _speaker_input(["media_player.cho", "media_player.dinh"], **{CONF_VOLUME: 50}), SUBENTRY_LOUDSPEAKER
+        hass,
+        result,
+        _speaker_input(["media_player.cho", "media_player.dinh"], **{CONF_VOLUME: 50}),
+        SUBENTRY_LOUDSPEAKER,
     )
     assert result["reason"] == "reconfigure_successful"
     assert loaded_station.subentries[speaker.subentry_id].data[CONF_TARGETS] == [

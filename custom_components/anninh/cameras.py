@@ -9,6 +9,7 @@ from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
@@ -180,6 +181,9 @@ class CameraDevice(Device):
         self.hass.bus.async_fire(
             EVENT_RECORDING_FINISHED,
             {
+                "entity_id": er.async_get(self.hass).async_get_entity_id(
+                    "camera", DOMAIN, f"{self.subentry_id}-camera"
+                ),
                 "camera": self.config.name,
                 "subentry_id": self.subentry_id,
                 "clip_id": clip.clip_id,

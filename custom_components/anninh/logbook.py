@@ -19,6 +19,8 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Event, HomeAssistant, callback
 
 from .announce import EVENT_ANNOUNCEMENT
+from .bells import EVENT_ALARM_ACKNOWLEDGED, EVENT_BELL_PRESSED
+from .cameras import EVENT_RECORDING_FINISHED
 from .const import DOMAIN
 
 type Describer = Callable[[HomeAssistant, Event], dict[str, Any]]
@@ -50,8 +52,71 @@ def describe_announcement(hass: HomeAssistant, event: Event) -> dict[str, Any]:
     }
 
 
+PRESS_WORDS: Final = {
+    "vi": {
+        "press": "được bấm",
+        "long_press": "được bấm giữ",
+        "test": "được bấm thử",
+        "tamper": "bị phá",
+    },
+    "en": {
+        "press": "pressed",
+        "long_press": "long-pressed",
+        "test": "tested",
+        "tamper": "tampered with",
+    },
+}
+
+
+def describe_bell_pressed(hass: HomeAssistant, event: Event) -> dict[str, Any]:
+    """`anninh_bell_pressed`: <bell> pressed at <address>."""
+    data = event.data
+    lang = "vi" if _vietnamese(hass) else "en"
+    what = PRESS_WORDS[lang].get(data.get("type", ""), data.get("type", ""))
+    where = data.get("address") or ""
+    text = f"{what} tại {where}" if lang == "vi" else f"{what} at {where}"
+    return {
+        LOGBOOK_ENTRY_NAME: data.get("name") or DOMAIN,
+        LOGBOOK_ENTRY_MESSAGE: text if where else what,
+        LOGBOOK_ENTRY_ENTITY_ID: data.get(ATTR_ENTITY_ID),
+    }
+
+
+def describe_alarm_acknowledged(hass: HomeAssistant, event: Event) -> dict[str, Any]:
+    """`anninh_alarm_acknowledged`: alarm at <bell> acknowledged by <user>."""
+    data = event.data
+    user = data.get("user") or ""
+    if _vietnamese(hass):
+        text = "báo động đã được xác nhận" + (f" bởi {user}" if user else "")
+    else:
+        text = "alarm acknowledged" + (f" by {user}" if user else "")
+    return {
+        LOGBOOK_ENTRY_NAME: data.get("name") or DOMAIN,
+        LOGBOOK_ENTRY_MESSAGE: text,
+        LOGBOOK_ENTRY_ENTITY_ID: data.get(ATTR_ENTITY_ID),
+    }
+
+
+def describe_recording_finished(hass: HomeAssistant, event: Event) -> dict[str, Any]:
+    """`anninh_recording_finished`: <camera> recorded <n> s (<clip id>)."""
+    data = event.data
+    seconds = round(float(data.get("duration") or 0))
+    if _vietnamese(hass):
+        text = f"đã ghi hình {seconds} giây ({data.get('clip_id', '')})"
+    else:
+        text = f"recorded {seconds} s ({data.get('clip_id', '')})"
+    return {
+        LOGBOOK_ENTRY_NAME: data.get("camera") or DOMAIN,
+        LOGBOOK_ENTRY_MESSAGE: text,
+        LOGBOOK_ENTRY_ENTITY_ID: data.get(ATTR_ENTITY_ID),
+    }
+
+
 DESCRIBERS: Final[dict[str, Describer]] = {
     EVENT_ANNOUNCEMENT: describe_announcement,
+    EVENT_BELL_PRESSED: describe_bell_pressed,
+    EVENT_ALARM_ACKNOWLEDGED: describe_alarm_acknowledged,
+    EVENT_RECORDING_FINISHED: describe_recording_finished,
 }
 
 

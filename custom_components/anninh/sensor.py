@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfInformation, UnitOfTime
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
@@ -37,7 +37,13 @@ async def async_setup_entry(
     def add(device: Device) -> None:
         assert isinstance(device, CameraDevice)
         async_add_entities(
-            [StatusSensor(device), AnalysisFpsSensor(device), ReconnectsSensor(device)],
+            [
+                StatusSensor(device),
+                AnalysisFpsSensor(device),
+                ReconnectsSensor(device),
+                BufferSecondsSensor(device),
+                BufferMemorySensor(device),
+            ],
             config_subentry_id=device.subentry_id,
         )
 
@@ -179,3 +185,41 @@ class LastAnnouncementSensor(AnNinhEntity, SensorEntity, RestoreEntity):
             "user": user,
         }
         self.async_write_ha_state()
+
+
+class BufferSecondsSensor(_PolledDiagnostic):
+    """Seconds of main-stream video held for the next recording's pre-event part."""
+
+    _attr_device_class = SensorDeviceClass.DURATION
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfTime.SECONDS
+    _attr_suggested_display_precision = 1
+
+    def __init__(self, device: CameraDevice) -> None:
+        """Bind to the camera."""
+        super().__init__(device, "buffer_seconds")
+
+    @property
+    def native_value(self) -> float:
+        """From the recorder's ring."""
+        recorder = self.device.recorder
+        return round(recorder.stats().seconds, 1) if recorder else 0.0
+
+
+class BufferMemorySensor(_PolledDiagnostic):
+    """Memory the pre-event buffer takes (payload bytes), so 60 cameras can be budgeted."""
+
+    _attr_device_class = SensorDeviceClass.DATA_SIZE
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = UnitOfInformation.MEGABYTES
+    _attr_suggested_display_precision = 1
+
+    def __init__(self, device: CameraDevice) -> None:
+        """Bind to the camera."""
+        super().__init__(device, "buffer_memory")
+
+    @property
+    def native_value(self) -> float:
+        """From the recorder's ring."""
+        recorder = self.device.recorder
+        return round(recorder.stats().bytes / 1_000_000, 2) if recorder else 0.0

@@ -1,0 +1,133 @@
+"""End to end: a bell's webhook, through the shipped blueprint, records, announces and notifies."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED
+from custom_components.anninh.const import (
+    CONF_LINKED_CAMERAS,
+    CONF_LINKED_LOUDSPEAKERS,
+    CONF_TARGETS,
+    DOMAIN,
+    SUBENTRY_BELL,
+    SUBENTRY_CAMERA,
+    SUBENTRY_LOUDSPEAKER,
+)
+
+from .conftest import bell_data, camera_data, loudspeaker_data, station_entry, subentry
+from .standins import THON_3, RecordingPlayer, StandInEngine
+
+
+async def _until(predicate: Any, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+async def test_bell_press_records_announces_notifies(
+    hass: HomeAssistant,
+    media_dir: Path,
+    rtsp_camera: Any,
+    players: dict[str, RecordingPlayer],
+    engines: dict[str, StandInEngine],
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Press → clip with pre-event video, chime + speech with announce, notification, ack."""
+    server = rtsp_camera()
+    entry = station_entry(
+        media_dir,
+        [
+            subentry(SUBENTRY_CAMERA, camera_data(server.url)),
+            subentry(SUBENTRY_LOUDSPEAKER, loudspeaker_data(**{CONF_TARGETS: [THON_3]})),
+        ],
+    )
+    entry.add_to_hass(hass)
+    camera_id, speaker_id = list(entry.subentries)
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            **subentry(
+                SUBENTRY_BELL,
+                bell_data(
+                    **{CONF_LINKED_CAMERAS: [camera_id], CONF_LINKED_LOUDSPEAKERS: [speaker_id]}
+                ),
+            )
+        ),
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    bell_id = next(s for s, v in entry.subentries.items() if v.subentry_type == SUBENTRY_BELL)
+    event_entity = registry.async_get_entity_id("event", DOMAIN, f"{bell_id}-event")
+    alarm_entity = registry.async_get_entity_id("binary_sensor", DOMAIN, f"{bell_id}-alarm")
+    ack_entity = registry.async_get_entity_id("button", DOMAIN, f"{bell_id}-acknowledge")
+    notifications = async_mock_service(hass, "notify", "truc_ban")
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "alias": "Chuông trạm y tế",
+                "use_blueprint": {
+                    "path": "anninh/bell_pressed_record_announce.yaml",
+                    "input": {
+                        "bell": event_entity,
+                        "notify_action": "notify.truc_ban",
+                        "pre_event": 2,
+                        "duration": 2,
+                        "chime": "bell",
+                    },
+                },
+            }
+        },
+    )
+    await hass.async_block_till_done()
+    device = entry.runtime_data.devices[camera_id]
+    await _until(lambda: device.recorder.stats().seconds >= 3.0)
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+
+    pressed_at: datetime = dt_util.utcnow()
+    client = await hass_client_no_auth()
+    response = await client.post(f"/api/webhook/{bell_data()['webhook_id']}")
+    assert response.status == 200
+
+    await _until(lambda: len(notifications) >= 1)
+    assert notifications[0].data["title"].endswith("Trạm y tế xã")
+    assert notifications[0].data["message"] == "Trạm y tế xã Ngũ Đoan"
+    assert notifications[0].data["data"]["entity_id"].startswith("camera.")
+    player = players[THON_3]
+    await _until(lambda: len(player.played) >= 2)
+    assert all(play.get("announce") is True for play in player.played)
+    assert player.played[0]["id"].endswith("/api/anninh/chime/bell.wav")
+    engine = engines["tts.giong_doc_thu"]
+    await _until(lambda: bool(engine.spoken))
+    assert engine.spoken[0] == (
+        "Đã nhận tín hiệu báo động tại Trạm y tế xã Ngũ Đoan. Công an đang đến.",
+        "vi",
+    )
+    assert hass.states.get(alarm_entity).state == STATE_ON
+
+    await _until(lambda: len(finished) >= 1, timeout=30)
+    clip = finished[0].data
+    start = datetime.fromisoformat(clip["start"])
+    assert (pressed_at - start).total_seconds() >= 1.0  # pre-event video is in the clip
+    assert clip["trigger"] == {"kind": "bell", "source": event_entity}
+    assert clip["reason"] == "Trạm y tế xã: press"
+
+    await hass.services.async_call("button", "press", {"entity_id": ack_entity}, blocking=True)
+    assert hass.states.get(alarm_entity).state == STATE_OFF
