@@ -1,4 +1,4 @@
-"""Alarm bell latency: from the webhook request to the announcement, the recording, the notification.
+"""Alarm bell latency: webhook request to announcement, recording file and notification.
 
 Run: ``.venv/bin/python bench/bench_bell.py [--readme]`` (about 4 minutes on 2 cores). Prints a
 markdown table; with ``--readme`` also writes it under the "Alarm bell latency" heading of
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
+import json
 import logging
 import os
 import platform
@@ -54,7 +54,6 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +154,7 @@ class Press:
     announce: float | None = None  # (a)
     clip_opened: float | None = None  # (b)
     notify: float | None = None  # (c)
+    announce_media: str = ""
     clip_finished: bool = False
     recording_id: str = ""
     stall: float = 0.0
@@ -208,7 +208,9 @@ class StandInPlayer(MediaPlayerEntity):
         at = now()
         announce = bool(kwargs.get("announce"))
         self.plays.append((at, media_id, announce))
-        if announce:
+        press = self.probe.current
+        if announce and press is not None and press.announce is None:
+            press.announce_media = media_id
             self.probe.mark("announce", at)
         self._attr_state = MediaPlayerState.PLAYING
         self.async_write_ha_state()
@@ -228,11 +230,10 @@ class StandInPlayer(MediaPlayerEntity):
 class StandInEngine(TextToSpeechEntity):
     """A TTS engine speaking Vietnamese and English (a few bytes of "mp3")."""
 
-    _attr_supported_languages = ["vi", "en"]
-    _attr_default_language = "vi"
-
     def __init__(self, entity_id: str) -> None:
         """Name it."""
+        self._attr_supported_languages = ["vi", "en"]
+        self._attr_default_language = "vi"
         self.entity_id = entity_id
         self._attr_unique_id = entity_id
         self._attr_name = entity_id.split(".")[1]
@@ -240,21 +241,15 @@ class StandInEngine(TextToSpeechEntity):
     def get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> tuple[str | None, bytes | None]:
-        """A tenth of a second of silence, as WAV."""
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(16000)
-            out.writeframes(b"\x00\x00" * 1600)
-        return "wav", buffer.getvalue()
+        """Four silent MPEG-1 Layer III frames (0.1 s), so HA's ID3 tagging accepts them."""
+        return "mp3", (b"\xff\xfb\x90\x64" + bytes(413)) * 4
 
 
 class _EngineFlow(ConfigFlow):
     """Config flow of the stand-in engine's integration (never run, but must exist)."""
 
 
-# -- setup -------------------------------------------------------------------------------------------
+# -- setup ---------------------------------------------------------------------------------------
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -325,9 +320,9 @@ def station_entry(root: Path, stream_url: str, bells: int) -> MockConfigEntry:
     )
 
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` (10 ms) until true; RuntimeError after `timeout`."""
-    deadline = now() + timeout
+async def until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `predicate` (10 ms) until true; RuntimeError after `seconds`."""
+    deadline = now() + seconds
     while not predicate():
         if now() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
@@ -378,9 +373,12 @@ def instrument(hass: HomeAssistant, probe: Probe, camera: CameraDevice) -> Calla
                 probe.mark("record_call")
             elif event.data.get("service") == "announce":
                 probe.mark("announce_call")
-        elif event.event_type == EVENT_RECORDING_FINISHED and probe.current is not None:
-            if event.data.get("recording_id") == probe.current.recording_id:
-                probe.current.clip_finished = True
+        elif (
+            event.event_type == EVENT_RECORDING_FINISHED
+            and probe.current is not None
+            and event.data.get("recording_id") == probe.current.recording_id
+        ):
+            probe.current.clip_finished = True
 
     unsubscribe = [
         hass.bus.async_listen(kind, on_event)
@@ -459,6 +457,8 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[list[Press], dict
             f"; RTSP unavailable: {problem}" if problem else ""
         )
 
+    if args.loop_debug:
+        asyncio.get_running_loop().slow_callback_duration = 0.05
     port = free_port()
     probe = Probe()
     presses: list[Press] = []
@@ -524,14 +524,15 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[list[Press], dict
             await hass.async_start()
             await hass.async_block_till_done()
             assert len(hass.states.async_entity_ids("automation")) == args.bells
-            assert all(hass.states.get(a).state == "on" for a in hass.states.async_entity_ids("automation"))
+            assert all(
+                hass.states.get(a).state == "on" for a in hass.states.async_entity_ids("automation")
+            )
 
             assert camera.recorder is not None
             recorder = camera.recorder
             await until(lambda: recorder.stats().seconds >= 2.5, 60, "the camera's buffer")
             undo = instrument(hass, probe, camera)
             ticker = asyncio.create_task(stall_ticker(probe))
-            facts["ha_started"] = True
             try:
                 async with aiohttp.ClientSession() as session:
                     total = args.bells * args.presses_per_bell
@@ -540,19 +541,31 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[list[Press], dict
                         bell = number % args.bells
                         press = Press(number, bell)
                         await one_press(
-                            hass, session, port, webhooks[bell], ids[bell], press, probe,
-                            speaker, recorder,
+                            hass,
+                            session,
+                            port,
+                            webhooks[bell],
+                            ids[bell],
+                            press,
+                            probe,
+                            speaker,
+                            recorder,
                         )
                         if number:
                             presses.append(press)
                         if number % 10 == 0:
                             print(f"press {number}/{total}", file=sys.stderr)
-                print("presses done; stopping Home Assistant", file=sys.stderr)
-                facts["plays"] = len(player.plays)
+                facts["plays"] = sum(announce for _, _, announce in player.plays)
+                facts["chime_first"] = sum(
+                    "/api/anninh/chime/" in p.announce_media for p in presses
+                )
                 facts["recording_ids"] = len({p.recording_id for p in presses if p.recording_id})
             finally:
                 ticker.cancel()
                 undo()
+                # HA does not unload config entries when it stops, and anninh does not stop its
+                # camera threads on EVENT_HOMEASSISTANT_STOP: unload the station first.
+                await hass.config_entries.async_unload(entry.entry_id)
                 await hass.async_stop(force=True)
     finally:
         if camera_server is not None:
@@ -583,13 +596,16 @@ async def one_press(
         async with asyncio.timeout(WAIT):
             await press.seen.wait()
     except TimeoutError:
-        _LOGGER.warning("press %d: not everything seen within %.0f s: %s", press.number, WAIT, press)
+        _LOGGER.warning(
+            "press %d: not everything seen within %.0f s: %s", press.number, WAIT, press
+        )
     stall = press.stall
     await hass.services.async_call(
         "button", "press", {"entity_id": ids["acknowledge"]}, blocking=True
     )
     alarm = hass.states.get(ids["alarm"] or "")
-    assert alarm is not None and alarm.state == STATE_OFF, alarm
+    assert alarm is not None
+    assert alarm.state == STATE_OFF, alarm
     await until(
         lambda: (press.clip_finished or press.clip_opened is None) and recorder.active is None,
         30,
@@ -602,7 +618,17 @@ async def one_press(
     await asyncio.sleep(0.1)
 
 
-# -- report ------------------------------------------------------------------------------------------
+# -- report --------------------------------------------------------------------------------------
+def press_times(press: Press) -> dict[str, Any]:
+    """One press as milliseconds from its POST (for --dump)."""
+    times: dict[str, Any] = {"number": press.number, "bell": press.bell, "status": press.status}
+    for key, _ in ROWS:
+        value = getattr(press, key)
+        times[key] = None if value is None else round((value - press.t0) * 1000, 2)
+    times["stall"] = round(press.stall * 1000, 2)
+    return times
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest rank on n-1, as bench_recording does (p99 of 100 = the 99th smallest)."""
     ordered = sorted(values)
@@ -610,8 +636,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 ROWS: list[tuple[str, str]] = [
-    ("announce", "**(a) announcement reaches the media player** (first `play_media`, `announce: true`)"),
-    ("clip_opened", "**(b) recording file opened** (`on_clip_started`: MP4 opened on the temp file)"),
+    ("announce", "**(a) announce reaches the media player** (first `play_media`, announce)"),
+    ("clip_opened", "**(b) recording file opened** (`on_clip_started`: MP4 opened on temp file)"),
     ("notify", "**(c) notification received** (`notify.truc_ban` handler entered)"),
     ("response", "webhook HTTP response received by the client"),
     ("pressed", "`anninh_bell_pressed` fired (webhook handler)"),
@@ -630,9 +656,7 @@ def table(presses: list[Press]) -> tuple[str, dict[str, float]]:
     ]
     p99s: dict[str, float] = {}
     for key, label in ROWS:
-        values = [
-            (getattr(p, key) - p.t0) * 1000 for p in presses if getattr(p, key) is not None
-        ]
+        values = [(getattr(p, key) - p.t0) * 1000 for p in presses if getattr(p, key) is not None]
         if not values:
             lines.append(f"| {label} | 0 of {len(presses)} | - | - | - | - |")
             continue
@@ -686,6 +710,12 @@ def main() -> None:
     parser.add_argument("--presses-per-bell", type=int, default=10)
     parser.add_argument("--camera", choices=("rtsp", "file"), default="rtsp")
     parser.add_argument("--readme", action="store_true")
+    parser.add_argument("--dump", type=Path, help="write every press's timestamps (JSON) here")
+    parser.add_argument(
+        "--loop-debug",
+        action="store_true",
+        help="diagnosis only: asyncio debug mode, logs every callback that holds the loop 50 ms+",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -695,17 +725,17 @@ def main() -> None:
     logging.getLogger("haffmpeg").setLevel(logging.CRITICAL)
     logging.getLogger("homeassistant.helpers.service").setLevel(logging.ERROR)
     # Home Assistant's own event-loop policy (its executor, loop.time), without asyncio debug.
-    asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(False))
+    asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(args.loop_debug))
     started = time.monotonic()
     # No source-address probe towards public addresses: everything stays on 127.0.0.1.
     with (
         tempfile.TemporaryDirectory(prefix="bench-bell-") as tmp,
-        patch(
-            "homeassistant.components.network.util.async_get_source_ip", return_value=LOOPBACK
-        ),
+        patch("homeassistant.components.network.util.async_get_source_ip", return_value=LOOPBACK),
     ):
         presses, facts = asyncio.run(run(args, Path(tmp)))
     elapsed = time.monotonic() - started
+    if args.dump:
+        args.dump.write_text(json.dumps([press_times(p) for p in presses], indent=1))
     text, p99s = table(presses)
     statuses = sorted({p.status for p in presses})
     note = (
@@ -720,7 +750,10 @@ def main() -> None:
         f"statuses {statuses}); blueprint inputs pre-event 1 s, duration 1 s. After each press: "
         f"acknowledge, then wait for the clip to be committed and the announcement to end, so "
         f"every press starts a new clip ({facts.get('recording_ids', 0)} distinct recordings) "
-        f"and finds the loudspeaker free; one warm-up press not counted. "
+        f"and finds the loudspeaker free; one warm-up press not counted. The first "
+        f"`announce: true` play was the chime in {facts.get('chime_first', 0)} of "
+        f"{len(presses)} presses ({facts.get('plays', 0)} announce plays in all, chime + speech "
+        f"per press). "
         f"Stand-ins: the target media player (timestamps `play_media`, plays 50 ms), the TTS "
         f"engine, the `notify.truc_ban` action. (b) is the recorder's `on_clip_started` "
         f"(writer thread: MP4 opened on the temporary file, first key frame next); the empty "

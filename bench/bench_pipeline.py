@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +48,13 @@ CACHE = ROOT / "bench" / ".cache"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from frigate_reference import FrigateReference  # noqa: E402
+
 from custom_components.anninh.engine.motion import MotionConfig  # noqa: E402
 from custom_components.anninh.engine.pipeline import CameraPipeline  # noqa: E402
 from custom_components.anninh.engine.recorder import Recorder  # noqa: E402
 from custom_components.anninh.engine.source import StreamSource  # noqa: E402
 from custom_components.anninh.engine.stream import StreamReader  # noqa: E402
-from frigate_reference import FrigateReference  # noqa: E402
 from tests.media import make_h264_file  # noqa: E402
 
 cv2.setNumThreads(1)
@@ -357,7 +358,9 @@ def measure(
         analysed = sum(s["analysed"] for s in states) - analysed0
         fps = analysed / (n * wall)
         key_only = 0.0
-        motion = sum(s["motion_frames"] for s in states) / max(1.0, sum(s["analysed"] for s in states))
+        motion = sum(s["motion_frames"] for s in states) / max(
+            1.0, sum(s["analysed"] for s in states)
+        )
     return Result(
         kind=kind if quiet_hook else "ours, no quiet() hook",
         scene=scene,
@@ -448,7 +451,7 @@ def tables(results: list[Result], rates: dict[str, float]) -> str:
         worst_sub = max(o.per_camera(o.sub) for o in quiet)
         worst_e2e = max(o.per_camera(o.total) for o in quiet)
         out.append(
-            "Target (issue \"Cameras\" §4): a quiet 640x360 15 fps camera costs <= 1 % of one "
+            'Target (issue "Cameras" §4): a quiet 640x360 15 fps camera costs <= 1 % of one '
             f"core end to end. Sub-stream analysis alone: worst {pct(worst_sub)} per camera over "
             f"N = {', '.join(str(o.cameras) for o in quiet)}: "
             f"**{'met' if worst_sub <= 0.01 else 'not met'}**. With the 1080p main-stream demux "
@@ -492,6 +495,18 @@ def write_readme(text: str, heading: str = "## Pipeline (end to end)") -> None:
     readme.write_text(current)
 
 
+def progress(r: Result) -> None:
+    """One line per run on stderr, with the motion seen as a sanity check of the scene."""
+    print(
+        f"{r.kind:>22} {r.scene:>5} N={r.cameras}: {pct(r.per_camera(r.total))} per camera "
+        f"(sub {pct(r.per_camera(r.sub))}, main {pct(r.per_camera(r.main))}), "
+        f"{r.analysis_fps:.1f} analysed fps, motion {r.motion:.2f}, load {r.load:.2f}, "
+        f"others {r.others:.2f} cores",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 4, 8])
@@ -516,16 +531,9 @@ def main() -> None:
     if args.hook_cameras:
         runs.append(("ours", "quiet", args.hook_cameras, False))
     results: list[Result] = []
-    report: Callable[[Result], None] = lambda r: print(  # noqa: E731
-        f"{r.kind:>22} {r.scene:>5} N={r.cameras}: {pct(r.per_camera(r.total))} per camera "
-        f"(sub {pct(r.per_camera(r.sub))}, main {pct(r.per_camera(r.main))}), "
-        f"{r.analysis_fps:.1f} fps, load {r.load:.2f}",
-        file=sys.stderr,
-        flush=True,
-    )
     for kind, scene, n, hook in runs:
         result = measure(kind, scene, n, args.warmup, args.seconds, hook)
-        report(result)
+        progress(result)
         results.append(result)
     text = tables(results, rates)
     print(text)

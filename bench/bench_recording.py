@@ -13,12 +13,20 @@ sections are kept).
   the first bytes of the clip's (temporary) MP4 on disk, over N calls.
 * CPU: process CPU seconds (all threads) per recorded camera-second: feeding a ring and recording
   60 s by stream copy, minus feeding the ring alone, packets fed as fast as possible.
+* Peer: the same 1080p file served over RTSP by the GStreamer test camera (tests/rtsp.py, on
+  127.0.0.1), recorded in one process, one after the other, by our `StreamReader(decode=False)` +
+  `Recorder` and by Home Assistant's own `stream` component (`create_stream` + `async_record`) in
+  a real in-process Home Assistant (`http` bound to 127.0.0.1). Process CPU over each recording,
+  per second of recording; the idle Home Assistant's CPU is measured first and subtracted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -33,7 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from custom_components.anninh.engine.recorder import Recorder  # noqa: E402
+from custom_components.anninh.engine.source import StreamSource  # noqa: E402
+from custom_components.anninh.engine.stream import StreamReader  # noqa: E402
 from tests.media import make_h264_file  # noqa: E402
+from tests.rtsp import RtspCamera, gst_rtsp_problem  # noqa: E402
 
 FPS = 15
 BITRATE = 2_000_000
@@ -173,6 +184,123 @@ def cpu(video: Path, root: Path, seconds: float = 60) -> dict[str, float]:
     base = min(run(False) for _ in range(3))
     total = min(run(True) for _ in range(3))
     return {"feed": base, "record": total, "per_s": max(0.0, total - base) / (seconds + 2)}
+
+
+class FirstBytes:
+    """Polls (every 1 ms) for the first bytes of a file: only in runs whose CPU is not measured."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.started = time.perf_counter()
+        self.seconds: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.001):
+            try:
+                if self.path.stat().st_size > 0:
+                    self.seconds = time.perf_counter() - self.started
+                    return
+            except FileNotFoundError:
+                continue
+
+    def stop(self) -> float | None:
+        self._stop.set()
+        self._thread.join()
+        return self.seconds
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clip_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts]
+    return max(times) - min(times) + 1 / FPS if times else 0.0
+
+
+async def measured(awaitable: object) -> tuple[float, float]:
+    """(process CPU seconds, wall seconds) spent while `awaitable` ran."""
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await awaitable  # type: ignore[misc]
+    return time.process_time() - cpu0, time.monotonic() - wall0
+
+
+async def compare_with_ha(url: str, folder: Path, seconds: int) -> dict[str, float]:
+    """Record `url` with ours, then with Home Assistant's stream component, in one process."""
+    from homeassistant.components.camera import DynamicStreamSettings
+    from homeassistant.components.stream import create_stream
+    from homeassistant.setup import async_setup_component
+    from pytest_homeassistant_custom_component.common import async_test_home_assistant
+
+    out: dict[str, float] = {}
+    (folder / "ha-config").mkdir()
+    async with async_test_home_assistant(config_dir=str(folder / "ha-config")) as hass:
+        hass.config.allowlist_external_dirs = {str(folder)}
+        http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
+        assert await async_setup_component(hass, "http", {"http": http})
+        assert await async_setup_component(hass, "stream", {})
+        await hass.async_block_till_done()
+        out["load_start"] = os.getloadavg()[0]
+        cpu, wall = await measured(asyncio.sleep(10))
+        out["idle"] = cpu / wall
+
+        # Ours: the main-stream reader and ring run all the time; a clip is cut from them.
+        recorder = Recorder(folder / "ours", "rtsp", pre_event=10)
+        reader = StreamReader(
+            StreamSource(url), name="rtsp main", on_packet=recorder.on_packet, decode=False
+        )
+        reader.start()
+        await asyncio.sleep(12)  # the 10 s ring is full
+        cpu, wall = await measured(asyncio.sleep(10))
+        out["ours_ring"] = cpu / wall
+        handle = await hass.async_add_executor_job(recorder.record, seconds)
+        cpu, wall = await measured(hass.async_add_executor_job(handle.wait, seconds + 30))
+        out["ours"], out["ours_wall"] = cpu / wall, wall
+        out["ours_clip"] = clip_seconds(handle.path)
+        handle = await hass.async_add_executor_job(recorder.record, 2)
+        temp = handle.path.with_name(f".{handle.path.name}.tmp")
+        first = FirstBytes(temp)
+        await hass.async_add_executor_job(handle.wait, 30)
+        out["ours_first"] = first.stop() or float("nan")
+        await hass.async_add_executor_job(reader.stop)
+        await hass.async_add_executor_job(recorder.stop)
+
+        # Home Assistant: no HLS session runs, so the worker starts with the call (no lookback).
+        ha_clip = folder / "ha" / "clip.mp4"
+        stream = create_stream(hass, url, {}, DynamicStreamSettings())
+        cpu, wall = await measured(
+            stream.async_record(str(ha_clip), duration=seconds, lookback=10)
+        )
+        await stream.stop()
+        out["ha"], out["ha_wall"] = cpu / wall, wall
+        out["ha_clip"] = clip_seconds(ha_clip)
+        ha_clip2 = folder / "ha" / "clip2.mp4"
+        first = FirstBytes(Path(f"{ha_clip2}.tmp"))
+        await stream.async_record(str(ha_clip2), duration=2, lookback=10)
+        await stream.stop()
+        out["ha_first"] = first.stop() or float("nan")
+        out["load_end"] = os.getloadavg()[0]
+        await hass.async_stop(force=True)
+    return out
+
+
+def ha_peer(video: Path, folder: Path, seconds: int) -> dict[str, float] | str:
+    """The comparison with Home Assistant's recording, or why it could not run."""
+    problem = gst_rtsp_problem()
+    if problem:
+        return problem
+    camera = RtspCamera(["--file", str(video)], folder)
+    try:
+        return asyncio.run(compare_with_ha(camera.url, folder, seconds))
+    finally:
+        camera.kill()
 
 
 def table(mem: dict[str, float], lat: list[float], use: dict[str, float], bitrate: float) -> str:

@@ -602,7 +602,7 @@ class StreamReader:
 
     def _handle_frame(self, frame: av.VideoFrame, stream: Any, session: _Session, ctx: Any) -> None:
         mono, wall = time.monotonic(), time.time()
-        timestamp = self._timeline.map(frame.time, mono)
+        timestamp = self._timeline.map(_frame_time(frame), mono)
         with self._lock:
             self._latest = frame
             self._frame_serial += 1
@@ -638,6 +638,17 @@ class StreamReader:
             if quiet and (mono < self._hold_until or self._pframe_count < _WARM_PACKETS):
                 return  # just woken, or no quiet packet-size baseline yet
             self._set_skipping(ctx, quiet)
+
+
+def _frame_time(frame: av.VideoFrame) -> float | None:
+    """The frame's time in seconds; None when the decoder gave no pts or time base.
+
+    Frames drained from the decoder at the end of a file (B-frames held back) can come without a
+    time base, and `frame.time` then divides by zero.
+    """
+    if frame.pts is None or not frame.time_base:
+        return None
+    return float(frame.pts * frame.time_base)
 
 
 class _Pacer:

@@ -1,7 +1,8 @@
-"""A packets-only reader (decode=False): the recorder's main stream while a sub-stream is analysed."""
+"""Local-file cameras: packets-only readers, and files with B-frames looped without a hiccup."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -39,3 +40,35 @@ def test_packets_only_reader(tmp_path: Path) -> None:
     assert health.fps > 0
     assert not analysed.is_set()
     assert reader.latest_frame() is None
+
+
+def test_file_with_b_frames_loops_without_reconnecting(tmp_path: Path) -> None:
+    """Frames drained at the end of a Main-profile file (B-frames) must not break the loop."""
+    video = make_h264_file(
+        tmp_path / "bframes.mp4",
+        width=320,
+        height=180,
+        fps=30,
+        seconds=1.0,
+        profile="main",
+        b_frames=2,
+    )
+    with av.open(str(video)) as container:
+        packets = list(container.demux(container.streams.video[0]))
+    assert any(p.pts != p.dts for p in packets if p.pts is not None)  # reordered: B-frames
+    timestamps: list[float] = []
+    reader = StreamReader(
+        StreamSource.parse(str(video)),
+        on_analysis_frame=lambda luma, ts, wall: timestamps.append(ts),
+        analysis_fps=30,
+    )
+    reader.start()
+    try:
+        time.sleep(2.6)  # more than two loops
+        health = reader.health
+    finally:
+        assert reader.stop()
+    assert health.state is StreamState.STREAMING
+    assert health.reconnects == 0
+    assert len(timestamps) >= 60
+    assert all(b > a for a, b in itertools.pairwise(timestamps))
