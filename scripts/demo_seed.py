@@ -89,7 +89,9 @@ async def subentry_ids(session: aiohttp.ClientSession, token: str, entry_id: str
         await ws.receive_json()
         await ws.send_json({"type": "auth", "access_token": token})
         await ws.receive_json()
-        await ws.send_json({"id": 1, "type": "config_entries/subentries/list", "entry_id": entry_id})
+        await ws.send_json(
+            {"id": 1, "type": "config_entries/subentries/list", "entry_id": entry_id}
+        )
         reply = await ws.receive_json()
     return {sub["title"]: sub["subentry_id"] for sub in reply["result"]}
 
@@ -125,9 +127,12 @@ async def demo_media_player(session: aiohttp.ClientSession, token: str) -> str:
     for _ in range(60):
         async with session.get(f"{BASE}/api/states", headers=headers) as resp:
             states = await resp.json()
-        players = sorted(s["entity_id"] for s in states if s["entity_id"].startswith("media_player."))
+        players = sorted(
+            s["entity_id"] for s in states if s["entity_id"].startswith("media_player.")
+        )
         if players:
-            return "media_player.living_room" if "media_player.living_room" in players else players[0]
+            preferred = "media_player.living_room"
+            return preferred if preferred in players else players[0]
         await asyncio.sleep(1)
     raise SystemExit("the demo integration made no media player")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import asyncio
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ pytest_plugins = ["tests.rtsp", "tests.standins"]
 
 STATION_NAME = "Công an xã Ngũ Đoan"
 LOCATION = {"latitude": 20.83, "longitude": 106.72}
+
+
+async def wait_until(predicate: Callable[[], object], within: float = 30.0) -> None:
+    """Wait until `predicate` holds: reader and writer threads run in real time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +171,7 @@ def translations() -> Generator[dict[str, dict[str, Any]]]:
     import json
 
     folder = Path(__file__).parent.parent / "custom_components" / DOMAIN / "translations"
-    yield {lang: json.loads((folder / f"{lang}.json").read_text()) for lang in ("en", "vi")}
+    return {lang: json.loads((folder / f"{lang}.json").read_text()) for lang in ("en", "vi")}
 
 
 def _lookup(tree: dict[str, Any], dotted: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,8 @@ from custom_components.anninh.const import (
     SUBENTRY_LOUDSPEAKER,
 )
 
-from .conftest import bell_data, camera_data, loudspeaker_data, station_entry, subentry
+from .conftest import bell_data, camera_data, loudspeaker_data, station_entry, subentry, wait_until
 from .standins import THON_3, RecordingPlayer, StandInEngine
-
-
-async def _until(predicate: Any, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
 
 
 async def test_bell_press_records_announces_notifies(
@@ -98,7 +89,7 @@ async def test_bell_press_records_announces_notifies(
     )
     await hass.async_block_till_done()
     device = entry.runtime_data.devices[camera_id]
-    await _until(lambda: device.recorder.stats().seconds >= 3.0)
+    await wait_until(lambda: device.recorder.stats().seconds >= 3.0)
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
 
     pressed_at: datetime = dt_util.utcnow()
@@ -106,23 +97,23 @@ async def test_bell_press_records_announces_notifies(
     response = await client.post(f"/api/webhook/{bell_data()['webhook_id']}")
     assert response.status == 200
 
-    await _until(lambda: len(notifications) >= 1)
+    await wait_until(lambda: len(notifications) >= 1)
     assert notifications[0].data["title"].endswith("Trạm y tế xã")
     assert notifications[0].data["message"] == "Trạm y tế xã Ngũ Đoan"
     assert notifications[0].data["data"]["entity_id"].startswith("camera.")
     player = players[THON_3]
-    await _until(lambda: len(player.played) >= 2)
+    await wait_until(lambda: len(player.played) >= 2)
     assert all(play.get("announce") is True for play in player.played)
     assert player.played[0]["id"].endswith("/api/anninh/chime/bell.wav")
     engine = engines["tts.giong_doc_thu"]
-    await _until(lambda: bool(engine.spoken))
+    await wait_until(lambda: bool(engine.spoken))
     assert engine.spoken[0] == (
         "Đã nhận tín hiệu báo động tại Trạm y tế xã Ngũ Đoan. Công an đang đến.",
         "vi",
     )
     assert hass.states.get(alarm_entity).state == STATE_ON
 
-    await _until(lambda: len(finished) >= 1, timeout=30)
+    await wait_until(lambda: len(finished) >= 1, within=30)
     clip = finished[0].data
     start = datetime.fromisoformat(clip["start"])
     assert (pressed_at - start).total_seconds() >= 1.0  # pre-event video is in the clip

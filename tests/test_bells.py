@@ -1,4 +1,4 @@
-"""Alarm bells on a real Home Assistant: webhook and entity sources, alarm, acknowledge, heartbeat."""
+"""Alarm bells on a real HA: webhook and entity sources, alarm, acknowledge, heartbeat."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
@@ -80,7 +80,7 @@ async def test_webhook_press_alarm_acknowledge(
     hass_client_no_auth: ClientSessionGenerator,
     hass_admin_user: Any,
 ) -> None:
-    """A POST fires the event with the bell's place and links; the alarm holds until acknowledged."""
+    """A POST fires the event with place and links; the alarm holds until acknowledged."""
     ids = _ids(hass, bell_station)
     presses = async_capture_events(hass, EVENT_BELL_PRESSED)
     acks = async_capture_events(hass, EVENT_ALARM_ACKNOWLEDGED)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.anninh.cameras import offline_issue_id
 from custom_components.anninh.const import DOMAIN, SUBENTRY_CAMERA
 
-from .conftest import camera_data, station_entry, subentry
+from .conftest import camera_data, station_entry, subentry, wait_until
 from .media import make_h264_file
-
-
-async def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait (really: the reader thread runs in real time) until `predicate` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
 
 
 def _entity_ids(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
@@ -77,7 +67,7 @@ async def test_entities_and_motion_on_off(
         for lang in ("en", "vi"):
             assert translations[lang]["entity"][platform][key]["name"]
 
-    await _until(lambda: hass.states.get(ids["status"]).state == "streaming")
+    await wait_until(lambda: hass.states.get(ids["status"]).state == "streaming")
     camera = hass.states.get(ids["camera"])
     assert camera.state == "streaming"
     assert camera.attributes["latitude"] == 20.83
@@ -86,16 +76,19 @@ async def test_entities_and_motion_on_off(
     assert image.content.startswith(b"\xff\xd8")
     assert await async_get_stream_source(hass, ids["camera"]) == str(video)
 
-    await _until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
+    await wait_until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
     motion = hass.states.get(ids["motion"])
     assert motion.attributes["score"] > 0
     ((x, y, w, h),) = motion.attributes["boxes"][:1]
-    assert 0 <= x < 320 and 0 <= y < 180 and w > 0 and h > 0
-    await _until(lambda: hass.states.get(ids["last_motion"]).state not in ("unknown", None))
+    assert 0 <= x < 320
+    assert 0 <= y < 180
+    assert w > 0
+    assert h > 0
+    await wait_until(lambda: hass.states.get(ids["last_motion"]).state not in ("unknown", None))
     client_image = await _image_bytes(hass, ids["last_motion"])
     assert client_image.startswith(b"\xff\xd8")
 
-    await _until(lambda: hass.states.get(ids["motion"]).state == STATE_OFF, timeout=30)
+    await wait_until(lambda: hass.states.get(ids["motion"]).state == STATE_OFF, within=30)
     await hass.async_block_till_done()
     assert float(hass.states.get(ids["analysis_fps"]).state) >= 0
 
@@ -121,20 +114,20 @@ async def test_switch_and_sensitivity(hass: HomeAssistant, media_dir: Path) -> N
         "number", "set_value", {"entity_id": ids["sensitivity"], "value": 80}, blocking=True
     )
     assert float(hass.states.get(ids["sensitivity"]).state) == 80
-    await _until(lambda: device.pipeline.detector.config.sensitivity == 80)
+    await wait_until(lambda: device.pipeline.detector.config.sensitivity == 80)
 
-    await _until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
+    await wait_until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
     await hass.services.async_call(
         "switch", "turn_off", {"entity_id": ids["motion_detection"]}, blocking=True
     )
     assert hass.states.get(ids["motion_detection"]).state == STATE_OFF
-    await _until(lambda: hass.states.get(ids["motion"]).state == STATE_OFF)
+    await wait_until(lambda: hass.states.get(ids["motion"]).state == STATE_OFF)
     await asyncio.sleep(1.0)  # a busy scene, yet nothing is reported while detection is off
     assert hass.states.get(ids["motion"]).state == STATE_OFF
     await hass.services.async_call(
         "switch", "turn_on", {"entity_id": ids["motion_detection"]}, blocking=True
     )
-    await _until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
+    await wait_until(lambda: hass.states.get(ids["motion"]).state == STATE_ON)
 
 
 async def test_offline_camera_and_repair(
@@ -150,12 +143,12 @@ async def test_offline_camera_and_repair(
     ids = _entity_ids(hass, entry)
     device = next(iter(entry.runtime_data.devices.values()))
     device.pipeline.reader.offline_after = 1.0  # declare the outage quickly
-    await _until(lambda: hass.states.get(ids["status"]).state == "streaming")
+    await wait_until(lambda: hass.states.get(ids["status"]).state == "streaming")
     issue_id = offline_issue_id(device.subentry_id)
 
     caplog.set_level(logging.WARNING)
     server.stop()
-    await _until(lambda: hass.states.get(ids["status"]).state == "offline", timeout=30)
+    await wait_until(lambda: hass.states.get(ids["status"]).state == "offline", within=30)
     assert hass.states.get(ids["camera"]).state == STATE_UNAVAILABLE
     assert hass.states.get(ids["motion"]).state == STATE_UNAVAILABLE
     assert hass.states.get(ids["status"]).attributes["reason"] == "cannot_connect"
@@ -172,7 +165,7 @@ async def test_offline_camera_and_repair(
     assert len(unavailable_logs) == 1  # said once, not at every retry
 
     server.restart()
-    await _until(lambda: hass.states.get(ids["status"]).state == "streaming", timeout=60)
+    await wait_until(lambda: hass.states.get(ids["status"]).state == "streaming", within=60)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(ids["camera"]).state == "streaming"
     assert int(hass.states.get(ids["reconnects"]).state) >= 0
@@ -188,7 +181,7 @@ async def test_wrong_password_repair(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     ids = _entity_ids(hass, entry)
-    await _until(lambda: hass.states.get(ids["status"]).state == "offline")
+    await wait_until(lambda: hass.states.get(ids["status"]).state == "offline")
     assert hass.states.get(ids["status"]).attributes["reason"] == "invalid_auth"
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
     await hass.async_block_till_done()

@@ -62,7 +62,8 @@ def test_translations_match() -> None:
     en, vi = _flatten(_load("en")), _flatten(_load("vi"))
     assert set(en) == set(vi), set(en) ^ set(vi)
     for key, text in en.items():
-        assert text.strip() and vi[key].strip(), key
+        assert text.strip(), key
+        assert vi[key].strip(), key
         assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(vi[key])), key
 
 

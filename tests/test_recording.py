@@ -1,8 +1,7 @@
-"""Recording actions, evidence, retention and the media browser on a real HA with a real RTSP camera."""
+"""Recording actions, evidence, retention and the media browser; a real RTSP camera."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import zipfile
@@ -35,17 +34,9 @@ from custom_components.anninh.const import (
 )
 from custom_components.anninh.engine.evidence import verify
 
-from .conftest import camera_data, station_entry, subentry
+from .conftest import camera_data, station_entry, subentry, wait_until
 
 GOP = 1.0  # the test camera's key-frame interval (tests.media default)
-
-
-async def _until(predicate: Any, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -63,7 +54,7 @@ async def recording_station(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     device = next(iter(entry.runtime_data.devices.values()))
-    await _until(lambda: device.recorder.stats().seconds >= 3.0)
+    await wait_until(lambda: device.recorder.stats().seconds >= 3.0)
     entity_id = er.async_get(hass).async_get_entity_id(
         "camera", DOMAIN, f"{device.subentry_id}-camera"
     )
@@ -84,7 +75,7 @@ async def test_record_with_pre_event(
     hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
 ) -> None:
     """A clip asked at t with pre-event p starts within a GOP of t − p and lasts p + d ± a GOP."""
-    entry, entity_id, device = recording_station
+    entry, entity_id, _ = recording_station
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
     response = await hass.services.async_call(
         DOMAIN,
@@ -104,7 +95,7 @@ async def test_record_with_pre_event(
         return_response=True,
     )
     assert again["clips"][0]["recording_id"] == clip["recording_id"]
-    await _until(lambda: len(finished) >= 1, timeout=30)
+    await wait_until(lambda: len(finished) >= 1, within=30)
     data = finished[0].data
     assert data["clip_id"] == clip["clip_ids"][0]
     path = Path(data["path"])
@@ -125,7 +116,7 @@ async def test_snapshot_evidence_export_retention(
     hass_admin_user: Any,
 ) -> None:
     """Snapshot, mark as evidence, export a verifiable ZIP; retention spares evidence."""
-    entry, entity_id, device = recording_station
+    entry, entity_id, _ = recording_station
     root = entry.runtime_data.settings.recordings_dir
     snap = await hass.services.async_call(
         DOMAIN, "snapshot", {"entity_id": entity_id}, blocking=True, return_response=True
@@ -141,7 +132,7 @@ async def test_snapshot_evidence_export_retention(
         return_response=True,
     )
     clip_id = rec["clips"][0]["clip_ids"][0]
-    await _until(lambda: len(finished) >= 1)
+    await wait_until(lambda: len(finished) >= 1)
 
     marked = await hass.services.async_call(
         DOMAIN,
@@ -256,7 +247,7 @@ async def test_media_browser(
     await hass.services.async_call(
         DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1}, blocking=True
     )
-    await _until(lambda: len(finished) >= 1)
+    await wait_until(lambda: len(finished) >= 1)
 
     root = await async_browse_media(hass, f"{URI_SCHEME}{DOMAIN}")
     (station,) = root.children
@@ -302,7 +293,7 @@ async def test_media_browser(
     for url in (
         f"/api/anninh/media/{entry.entry_id}/..%2F..%2Fsecret.mp4",
         f"/api/anninh/media/{entry.entry_id}/{device.folder}/link.mp4",
-        f"/api/anninh/media/not-a-station/x.mp4",
+        "/api/anninh/media/not-a-station/x.mp4",
         f"/api/anninh/thumbnail/{entry.entry_id}/{device.folder}/link.mp4",
     ):
         assert (await client.get(url)).status in (400, 404)  # HA itself refuses encoded ..
@@ -335,8 +326,8 @@ async def test_sub_stream_analysed_main_stream_recorded(
     assert await hass.config_entries.async_setup(entry.entry_id)
     device = next(iter(entry.runtime_data.devices.values()))
     assert device.main_reader is not None
-    await _until(lambda: device.recorder.stats().seconds >= 2.0)
-    await _until(lambda: device.health.width == 320)
+    await wait_until(lambda: device.recorder.stats().seconds >= 2.0)
+    await wait_until(lambda: device.health.width == 320)
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
     entity_id = er.async_get(hass).async_get_entity_id(
         "camera", DOMAIN, f"{device.subentry_id}-camera"
@@ -344,7 +335,7 @@ async def test_sub_stream_analysed_main_stream_recorded(
     await hass.services.async_call(
         DOMAIN, "record", {"entity_id": entity_id, "duration": 1, "pre_event": 1}, blocking=True
     )
-    await _until(lambda: len(finished) >= 1)
+    await wait_until(lambda: len(finished) >= 1)
     with av.open(finished[0].data["path"]) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (640, 360)

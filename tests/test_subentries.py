@@ -18,7 +18,6 @@ from custom_components.anninh import config_flow
 from custom_components.anninh.const import (
     CONF_ADDRESS,
     CONF_DONOR_NAME,
-    CONF_DONOR_PHONE,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
