@@ -116,3 +116,12 @@ class BellConnectivitySensor(AnNinhBellEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Heard from within the interval."""
         return self.device.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Where the bell is, for offline notifications."""
+        last = self.device.last_signal
+        return {
+            "address": self.device.config.address,
+            "last_signal": last.isoformat() if last else None,
+        }

@@ -79,9 +79,14 @@ class StatusSensor(AnNinhCameraEntity, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why, when not streaming."""
+        """Why, when not streaming; and where, for offline notifications."""
         reason = self.device.health.reason
-        return {"reason": reason.value if reason else None}
+        config = self.device.config
+        return {
+            "reason": reason.value if reason else None,
+            "address": config.address,
+            "donor_name": config.donor_name,
+        }
 
 
 class _PolledDiagnostic(AnNinhCameraEntity, SensorEntity):

@@ -79,6 +79,8 @@ _LOCAL_GAIN_EVENT = 0.15  # |ln gain| of a cell that counts as re-lit ...
 _LOCAL_GAIN_SHARE = 0.3  # ... when this share of cells is
 _GLOBAL_CHANGE_SHARE = 0.35  # changed share of the frame that the gain model failed to explain ...
 _GLOBAL_CELL_SHARE = 0.7  # ... spread over at least this share of gain cells: reset
+_GAIN_LO = math.exp(-_GAIN_EVENT)  # every cell gain within these: no lighting event possible
+_GAIN_HI = math.exp(_GAIN_EVENT)
 
 
 @dataclass(slots=True)
@@ -128,8 +130,11 @@ class MotionResult:
     lighting_change: bool
 
 
-def _sample_index(n_in: int, n_out: int) -> npt.NDArray[np.intp]:
-    """Centres of `n_out` equal bins over `n_in` pixels."""
+def _sample_index(n_in: int, n_out: int) -> npt.NDArray[np.intp] | slice:
+    """Centres of `n_out` equal bins over `n_in` pixels; a slice (a view, no gather) if even."""
+    if n_in % n_out == 0:
+        step = n_in // n_out
+        return slice(step // 2, n_in, step)
     return ((np.arange(n_out) + 0.5) * (n_in / n_out)).astype(np.intp)
 
 
@@ -255,6 +260,20 @@ class _Grid:
         self.min_pixels = max(1.0, config.min_area * h * w)
 
 
+class _Buffers:
+    """Per-frame work arrays on the analysis grid, reused so the steady state allocates little."""
+
+    def __init__(self, h: int, w: int) -> None:
+        self.sample = np.empty((h, w), np.uint8)
+        self.frame = np.empty((h, w), np.float32)
+        self.threshold = np.empty((h, w), np.float32)
+        self.expected = np.empty((h, w), np.float32)
+        self.residual = np.empty((h, w), np.float32)
+        self.scratch = np.empty((h, w), np.float32)
+        self.changed = np.empty((h, w), np.bool_)
+        self.stack = np.empty((3, h, w), np.float32)  # keep mask, frame and background under it
+
+
 def _thresholds(sensitivity: int) -> tuple[float, float]:
     """(k, floor) for a sensitivity: 0 -> (7, 25), 50 -> (4.5, 15), 100 -> (2, 5)."""
     return 7.0 - 0.05 * sensitivity, 25.0 - 0.2 * sensitivity
@@ -298,7 +317,9 @@ class MotionDetector:
     def reset(self) -> None:
         """Forget the background and the motion state."""
         self._grid = None
+        self._buf: _Buffers | None = None
         self._bg: F32 | None = None
+        self._b_cells: F32 | None = None  # the background's gain-cell means
         self._dev: F32 | None = None
         self._learnt = 0
         self._last_ts: float | None = None
@@ -316,46 +337,57 @@ class MotionDetector:
         if grid is None or grid.shape != luma.shape:
             self.reset()
             grid = self._grid = _Grid((luma.shape[0], luma.shape[1]), self._config)
-        frame = luma[grid.rows][:, grid.cols].astype(np.float32)
+        buf = self._buf
+        if buf is None or buf.frame.shape != (grid.h, grid.w):
+            buf = self._buf = _Buffers(grid.h, grid.w)
+        frame = buf.frame
+        # gather to bytes first: a strided, casting copy is three times slower on a cold frame
+        np.copyto(buf.sample, luma[grid.rows][:, grid.cols])
+        np.copyto(frame, buf.sample)
         dt = 0.2 if self._last_ts is None else min(max(timestamp - self._last_ts, 0.0), 10.0)
         self._last_ts = timestamp
+        f_cells = grid.pool_y @ frame @ grid.pool_x
 
-        bg, dev = self._bg, self._dev
-        if bg is None or dev is None:
-            self._bg = frame
+        bg, dev, b_cells = self._bg, self._dev, self._b_cells
+        if bg is None or dev is None or b_cells is None:
+            self._bg = frame.copy()
+            self._b_cells = f_cells
             self._dev = np.full(frame.shape, _DEV_INIT, np.float32)
             self._learnt = 1
             return self._finish(False, 0.0, [], False, timestamp)
 
-        # lighting: smooth gain field from the coarse cell means
-        gain = self._gain(frame, bg, None)
-        if self._is_lighting_event(gain):
+        # lighting: smooth gain field from the coarse cell means (the background's are kept)
+        gain = (f_cells + np.float32(4.0)) / (b_cells + np.float32(4.0))
+        gain, g_max = self._bound_gain(gain)
+        if g_max is None:
             self._lit_until = timestamp + _LIGHTING_HOLD_SECONDS
         lighting = timestamp < self._lit_until
-        threshold = dev * self._k + self._floor
-        if lighting:  # the gain model is rough while the light moves: demand more
-            threshold *= 2.0
-        expected, residual, changed = self._compare(frame, bg, gain, threshold)
+        scale = np.float32(2.0 if lighting else 1.0)  # while the light moves: demand more
+        threshold = np.multiply(dev, np.float32(self._k) * scale, out=buf.threshold)
+        threshold += np.float32(self._floor) * scale
+        changed = self._compare(frame, bg, gain, g_max, threshold, buf)
         n_changed = int(np.count_nonzero(changed))
         if n_changed >= grid.min_pixels:
             # an object darkens or brightens its cells' means: estimate the gain without it
-            gain = self._gain(frame, bg, changed, gain)
-            expected, residual, changed = self._compare(frame, bg, gain, threshold)
+            gain = self._gain_without(frame, bg, changed, gain, buf)
+            changed = self._compare(frame, bg, gain, float(gain.max()), threshold, buf)
             n_changed = int(np.count_nonzero(changed))
+        expected, residual = buf.expected, buf.residual
 
         calibrating = self._learnt < _CALIBRATION_FRAMES or timestamp < self._settle_until
         if n_changed > _GLOBAL_CHANGE_SHARE * changed.size and not calibrating:
             share = grid.pool_y @ changed.astype(np.float32) @ grid.pool_x
             if np.count_nonzero(share > 0.1) >= _GLOBAL_CELL_SHARE * grid.gain_cells:
                 # a change the gain model cannot explain, everywhere: relearn from this frame
-                self._bg = frame
+                self._bg = frame.copy()
+                self._b_cells = f_cells
                 self._learnt = 0
                 self._settle_until = timestamp + _SETTLE_SECONDS
                 return self._finish(False, 0.0, [], True, timestamp)
 
         # learning: the background adopts the lighting, then follows the frame with time constants
-        if lighting:
-            bg = expected
+        if lighting:  # swap buffers: the background under the new light becomes the background
+            bg, buf.expected = expected, bg
         if calibrating:
             a_bg = a_fg = 0.5
             a_dev = 0.3
@@ -366,13 +398,23 @@ class MotionDetector:
             a_bg = 1.0 - math.exp(-dt / _TAU_BG)
             a_fg = 1.0 - math.exp(-dt / _TAU_FG)
             a_dev = 1.0 - math.exp(-dt / _TAU_DEV)
+        step = np.subtract(frame, bg, out=buf.scratch)
         if n_changed:
-            bg += np.where(changed, np.float32(a_fg), np.float32(a_bg)) * (frame - bg)
-        else:  # the common, quiet case: one rate for all
-            bg += np.float32(a_bg) * (frame - bg)
+            step *= np.where(changed, np.float32(a_fg), np.float32(a_bg))
+            bg += step
+            self._b_cells = grid.pool_y @ bg @ grid.pool_x
+        else:  # the common, quiet case: one rate for all, and the cell means follow linearly
+            step *= np.float32(a_bg)
+            bg += step
+            if lighting:
+                self._b_cells = grid.pool_y @ bg @ grid.pool_x
+            else:
+                b_cells += np.float32(a_bg) * (f_cells - b_cells)
         self._bg = bg
-        np.minimum(residual, _DEV_CAP, out=residual)
-        dev += a_dev * (residual - dev)
+        np.minimum(residual, np.float32(_DEV_CAP), out=residual)
+        residual -= dev
+        residual *= np.float32(a_dev)
+        dev += residual
         self._learnt += 1
 
         if calibrating:
@@ -386,23 +428,43 @@ class MotionDetector:
         score, boxes, relit = self._regions(changed, frame, bg, grid)
         return self._finish(bool(boxes), score, boxes, lighting or relit, timestamp)
 
-    def _is_lighting_event(self, gain: F32) -> bool:
-        """Whether the scene as a whole (or a large part of it) was re-lit."""
+    def _bound_gain(self, gain: F32) -> tuple[F32, float | None]:
+        """The gain clipped to a sane range, and its maximum; None instead if the scene was re-lit.
+
+        Re-lit means the median cell gain is off by more than `_GAIN_EVENT` or a large share of
+        cells by more than `_LOCAL_GAIN_EVENT`. Most frames are settled by the extremes alone.
+        """
         assert self._grid is not None
+        g_min, g_max = float(gain.min()), float(gain.max())
+        if g_min < 0.05 or g_max > 20.0:
+            gain = np.clip(gain, np.float32(0.05), np.float32(20.0))
+        if _GAIN_LO <= g_min and g_max <= _GAIN_HI:
+            return gain, g_max
         if abs(math.log(float(np.median(gain)))) > _GAIN_EVENT:
-            return True
+            return gain, None
         relit = np.count_nonzero(np.abs(np.log(gain)) > _LOCAL_GAIN_EVENT)
-        return bool(relit > _LOCAL_GAIN_SHARE * self._grid.gain_cells)
+        if relit > _LOCAL_GAIN_SHARE * self._grid.gain_cells:
+            return gain, None
+        return gain, g_max
 
-    def _compare(self, frame: F32, bg: F32, gain: F32, threshold: F32) -> tuple[F32, F32, Bool]:
-        """Background under the frame's lighting (saturating like a sensor), residual, changed."""
+    def _compare(
+        self, frame: F32, bg: F32, gain: F32, g_max: float | None, threshold: F32, buf: _Buffers
+    ) -> Bool:
+        """Background under the frame's lighting (saturating like a sensor), residual, changed.
+
+        `buf.expected` and `buf.residual` receive the first two; the mask is returned.
+        """
         assert self._grid is not None
-        expected = (bg * (self._grid.up_y @ gain @ self._grid.up_x)).astype(np.float32, copy=False)
-        np.minimum(expected, 255.0, out=expected)
-        residual = np.abs(frame - expected).astype(np.float32, copy=False)
-        return expected, residual, residual > threshold
+        expected = np.multiply(bg, self._grid.up_y @ gain @ self._grid.up_x, out=buf.expected)
+        if g_max is None or g_max > 1.0:  # bg <= 255, so only a gain above 1 can saturate
+            np.minimum(expected, np.float32(255.0), out=expected)
+        residual = np.subtract(frame, expected, out=buf.residual)
+        np.abs(residual, out=residual)
+        return np.greater(residual, threshold, out=buf.changed)
 
-    def _gain(self, frame: F32, bg: F32, exclude: Bool | None, fallback: F32 | None = None) -> F32:
+    def _gain_without(
+        self, frame: F32, bg: F32, exclude: Bool, fallback: F32, buf: _Buffers
+    ) -> F32:
         """Per-cell ratio of frame to background means, over the pixels not in `exclude`.
 
         A cell mostly excluded takes the median gain of the others, so a large object neither
@@ -410,22 +472,19 @@ class MotionDetector:
         """
         grid = self._grid
         assert grid is not None
-        if exclude is None or fallback is None:
-            f_cells = grid.pool_y @ frame @ grid.pool_x
-            b_cells = grid.pool_y @ bg @ grid.pool_x
-            gain = (f_cells + 4.0) / (b_cells + 4.0)
-        else:
-            keep = (~exclude).astype(np.float32)
-            share = grid.pool_y @ keep @ grid.pool_x
-            f_cells = grid.pool_y @ (frame * keep) @ grid.pool_x
-            b_cells = grid.pool_y @ (bg * keep) @ grid.pool_x
-            valid = share > 0.25
-            gain = (f_cells + 4.0 * share) / (b_cells + 4.0 * share + 1e-6)
-            if not valid.any():
-                return fallback
-            if not valid.all():
-                gain[~valid] = np.median(gain[valid])
-        return np.clip(gain, 0.05, 20.0).astype(np.float32)
+        stack = buf.stack
+        keep = stack[0]
+        np.logical_not(exclude, out=keep, casting="unsafe")
+        np.multiply(frame, keep, out=stack[1])
+        np.multiply(bg, keep, out=stack[2])
+        share, f_cells, b_cells = grid.pool_y @ stack @ grid.pool_x
+        valid = share > 0.25
+        gain = (f_cells + 4.0 * share) / (b_cells + 4.0 * share + 1e-6)
+        if not valid.any():
+            return fallback
+        if not valid.all():
+            gain[~valid] = np.median(gain[valid])
+        return np.clip(gain, np.float32(0.05), np.float32(20.0))
 
     def _regions(
         self, changed: Bool, frame: F32, background: F32, grid: _Grid
