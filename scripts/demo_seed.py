@@ -106,7 +106,9 @@ async def flow(
     ) as resp:
         resp.raise_for_status()
         result: dict[str, Any] = await resp.json()
+    shown: dict[str, str] = {}
     for data in steps:
+        shown |= result.get("description_placeholders") or {}
         async with session.post(
             f"{BASE}/api/config/config_entries/{path}/{result['flow_id']}",
             json=data,
@@ -118,7 +120,46 @@ async def flow(
             raise SystemExit(f"{handler}: {result['errors']}")
     if result["type"] != "create_entry":
         raise SystemExit(f"{handler}: flow ended with {result}")
-    return result
+    return {**result, "shown": shown}
+
+
+async def call(
+    session: aiohttp.ClientSession, token: str, action: str, data: dict[str, Any]
+) -> None:
+    """Call an action through the REST API."""
+    async with session.post(
+        f"{BASE}/api/services/{action}", json=data, headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        resp.raise_for_status()
+
+
+async def bell_automation(session: aiohttp.ClientSession, token: str) -> None:
+    """The automation "bell pressed → record, announce, notify" from the shipped blueprint."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(30):  # the integration installs the blueprint on set-up
+        async with session.get(
+            f"{BASE}/api/states/event.chuong_tram_y_te_signal", headers=headers
+        ) as resp:
+            if resp.status == 200:
+                break
+        await asyncio.sleep(1)
+    body = {
+        "alias": "Chuông trạm y tế: ghi hình, phát loa, báo trực ban",
+        "description": "",
+        "use_blueprint": {
+            "path": "anninh/bell_pressed_record_announce.yaml",
+            "input": {
+                "bell": "event.chuong_tram_y_te_signal",
+                "language": "en",
+                "notify_action": "persistent_notification.create",
+                "repeat_every": 30,
+            },
+        },
+    }
+    async with session.post(
+        f"{BASE}/api/config/automation/config/anninh_demo_bell", json=body, headers=headers
+    ) as resp:
+        resp.raise_for_status()
 
 
 async def demo_media_player(session: aiohttp.ClientSession, token: str) -> str:
@@ -167,7 +208,7 @@ async def main(config: Path) -> None:
                 **place,
                 "targets": [await demo_media_player(session, token)],
                 "volume": 70,
-                "language": "vi",
+                "language": "en",  # the demo TTS engine speaks English and German only
             },
         )
         await flow(
@@ -184,7 +225,7 @@ async def main(config: Path) -> None:
             },
         )
         ids = await subentry_ids(session, token, entry_id)
-        await flow(
+        bell = await flow(
             session,
             token,
             "subentries/flow",
@@ -200,6 +241,10 @@ async def main(config: Path) -> None:
             },
             {"local_only": True},
         )
+        webhook_id = bell["shown"]["url"].rsplit("/", 1)[1]
+        (config / "demo-bell-url.txt").write_text(f"{BASE}/api/webhook/{webhook_id}\n")
+        await bell_automation(session, token)
+        await call(session, token, "anninh/create_dashboard", {})
     print("[develop] demo station seeded: 1 camera, 1 bell, 1 loudspeaker")
 
 

@@ -14,7 +14,7 @@ from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, Supp
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.service import async_extract_referenced_entity_ids
+from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
@@ -86,7 +86,7 @@ def _stations(hass: HomeAssistant) -> list[Station]:
 
 def _cameras(hass: HomeAssistant, call: ServiceCall) -> list[CameraDevice]:
     """The anninh cameras a call targets; a named entity that is not one is an error."""
-    selected = async_extract_referenced_entity_ids(hass, call)
+    selected = async_extract_referenced_entity_ids(hass, TargetSelection(call.data))
     registry = er.async_get(hass)
     cameras: list[CameraDevice] = []
     for entity_id in sorted(selected.referenced | selected.indirectly_referenced):
