@@ -9,19 +9,8 @@ checks from `engine/evidence.py`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
-from .engine.evidence import verify
-
-__all__ = ["main", "verify"]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the verifier on `argv` (default: the command line); the exit status."""
-    from .engine.evidence import main as run  # noqa: PLC0415 - one implementation
-
-    return run(argv)
-
+from .engine.evidence import main
 
 if __name__ == "__main__":
     sys.exit(main())
