@@ -341,3 +341,33 @@ async def test_sub_stream_analysed_main_stream_recorded(
         assert (stream.width, stream.height) == (640, 360)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert not device.main_reader.running
+
+
+async def test_export_bad_input(
+    hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
+) -> None:
+    """An export needs clips or a real time range; an empty range or unknown clip is named."""
+    _, entity_id, _ = recording_station
+    now = datetime.now(UTC)
+    for data, key in (
+        ({"entity_id": entity_id}, "export_needs_clips_or_range"),
+        (
+            {"entity_id": entity_id, "start": now.isoformat(), "end": now.isoformat()},
+            "export_needs_clips_or_range",
+        ),
+        (
+            {
+                "entity_id": entity_id,
+                "start": (now - timedelta(days=3)).isoformat(),
+                "end": (now - timedelta(days=2)).isoformat(),
+            },
+            "no_clips_in_range",
+        ),
+        ({"clip_ids": ["nga_ba_cho/2026-01-01/000000_manual"]}, "unknown_clip"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(DOMAIN, "export_evidence", data, blocking=True)
+        assert err.value.translation_key == key
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, "snapshot", {"entity_id": []}, blocking=True)
+    assert err.value.translation_key == "no_camera"

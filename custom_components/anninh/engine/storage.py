@@ -465,7 +465,11 @@ def find_clips(
     hi = end.astimezone(tz or UTC).date() + timedelta(days=1) if end else None
     found: list[ClipEntry] = []
     for cam in cameras:
-        for day in list_days(root, cam):
+        try:
+            days = list_days(root, cam)
+        except InvalidIdentifier:  # a camera that has recorded nothing yet
+            continue
+        for day in days:
             date = datetime.strptime(day, "%Y-%m-%d").date()
             if (lo and date < lo) or (hi and date > hi):
                 continue
