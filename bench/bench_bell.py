@@ -1,6 +1,6 @@
 """Alarm bell latency: webhook request to announcement, recording file and notification.
 
-Run: ``.venv/bin/python bench/bench_bell.py [--readme]`` (about 4 minutes on 2 cores). Prints a
+Run: ``.venv/bin/python bench/bench_bell.py [--readme]`` (about 2 minutes on 2 cores). Prints a
 markdown table; with ``--readme`` also writes it under the "Alarm bell latency" heading of
 bench/README.md (other sections are kept).
 
@@ -37,13 +37,17 @@ Measured from just before the POST (``time.perf_counter``, the same clock in eve
 
 Breakdown rows (same origin): the HTTP response, ``anninh_bell_pressed`` fired, the automation
 triggered, ``anninh.record`` and ``anninh.announce`` called, the temporary file reserved; and the
-longest event-loop stall seen by a 5 ms ticker within each press's window.
+longest event-loop stall seen by a 5 ms ticker within each press's window, the longest
+garbage-collector pause there (it stops every thread), and the process CPU time (all threads)
+from the POST to the last of (a)-(c): a slow press with little CPU was starved by other
+processes, one with as much CPU as wall time was computing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -157,7 +161,10 @@ class Press:
     announce_media: str = ""
     clip_finished: bool = False
     recording_id: str = ""
-    stall: float = 0.0
+    stall: float = 0.0  # longest event-loop stall (5 ms ticker) in the press's window
+    gc_pause: float = 0.0  # longest garbage collection in the window (stops every thread)
+    gc_generation: int = -1  # its generation (2: a full collection)
+    cpu: float = 0.0  # process CPU seconds (all threads), POST to the last observation
     seen: asyncio.Event = field(default_factory=asyncio.Event)
 
     def check(self) -> None:
@@ -421,6 +428,22 @@ def instrument(hass: HomeAssistant, probe: Probe, camera: CameraDevice) -> Calla
     return undo
 
 
+class GcWatch:
+    """Longest garbage-collector pause (any thread) within the current press's window."""
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = now()
+            return
+        pause, press = now() - self.started, self.probe.current
+        if press is not None and pause > press.gc_pause:
+            press.gc_pause, press.gc_generation = pause, info.get("generation", -1)
+
+
 async def stall_ticker(probe: Probe, period: float = 0.005) -> None:
     """Record the longest lateness of a `period` sleep within the current press's window."""
     while True:
@@ -533,6 +556,8 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[list[Press], dict
             await until(lambda: recorder.stats().seconds >= 2.5, 60, "the camera's buffer")
             undo = instrument(hass, probe, camera)
             ticker = asyncio.create_task(stall_ticker(probe))
+            gc_watch = GcWatch(probe)
+            gc.callbacks.append(gc_watch)
             try:
                 async with aiohttp.ClientSession() as session:
                     total = args.bells * args.presses_per_bell
@@ -562,6 +587,7 @@ async def run(args: argparse.Namespace, folder: Path) -> tuple[list[Press], dict
                 facts["recording_ids"] = len({p.recording_id for p in presses if p.recording_id})
             finally:
                 ticker.cancel()
+                gc.callbacks.remove(gc_watch)
                 undo()
                 # HA does not unload config entries when it stops, and anninh does not stop its
                 # camera threads on EVENT_HOMEASSISTANT_STOP: unload the station first.
@@ -587,6 +613,7 @@ async def one_press(
     """POST, wait for (a), (b), (c); acknowledge; wait for the clip and the announcement to end."""
     url = f"http://{LOOPBACK}:{port}/api/webhook/{webhook_id}"
     probe.current = press
+    cpu0 = time.process_time()
     press.t0 = now()
     async with session.post(url, json={"type": "press"}) as response:
         press.status = response.status
@@ -599,7 +626,8 @@ async def one_press(
         _LOGGER.warning(
             "press %d: not everything seen within %.0f s: %s", press.number, WAIT, press
         )
-    stall = press.stall
+    press.cpu = time.process_time() - cpu0
+    stall, gc_pause, generation = press.stall, press.gc_pause, press.gc_generation
     await hass.services.async_call(
         "button", "press", {"entity_id": ids["acknowledge"]}, blocking=True
     )
@@ -614,7 +642,8 @@ async def one_press(
     await until(lambda: not speaker.announce_lock.locked(), 30, "the announcement to end")
     await hass.async_block_till_done()
     probe.current = None
-    press.stall = stall  # only the press's own window
+    # Only the press's own window counts.
+    press.stall, press.gc_pause, press.gc_generation = stall, gc_pause, generation
     await asyncio.sleep(0.1)
 
 
@@ -625,7 +654,8 @@ def press_times(press: Press) -> dict[str, Any]:
     for key, _ in ROWS:
         value = getattr(press, key)
         times[key] = None if value is None else round((value - press.t0) * 1000, 2)
-    times["stall"] = round(press.stall * 1000, 2)
+    for key in ("stall", "gc_pause", "cpu"):
+        times[key] = round(getattr(press, key) * 1000, 2)
     return times
 
 
@@ -665,12 +695,17 @@ def table(presses: list[Press]) -> tuple[str, dict[str, float]]:
             f"| {label} | {len(values)} of {len(presses)} | {statistics.median(values):.1f} ms"
             f" | {percentile(values, 0.95):.1f} ms | {p99s[key]:.1f} ms | {max(values):.1f} ms |"
         )
-    stalls = [p.stall * 1000 for p in presses]
-    lines.append(
-        f"| longest event-loop stall within a press (5 ms ticker) | {len(stalls)} | "
-        f"{statistics.median(stalls):.1f} ms | {percentile(stalls, 0.95):.1f} ms | "
-        f"{percentile(stalls, 0.99):.1f} ms | {max(stalls):.1f} ms |"
-    )
+    for key, label in (
+        ("stall", "diagnostic: longest event-loop stall in the press (5 ms ticker)"),
+        ("gc_pause", "diagnostic: longest garbage-collector pause in the press"),
+        ("cpu", "diagnostic: process CPU time, POST to last of (a)-(c), all threads"),
+    ):
+        values = [getattr(p, key) * 1000 for p in presses]
+        lines.append(
+            f"| {label} | {len(values)} | {statistics.median(values):.1f} ms | "
+            f"{percentile(values, 0.95):.1f} ms | {percentile(values, 0.99):.1f} ms | "
+            f"{max(values):.1f} ms |"
+        )
     return "\n".join(lines), p99s
 
 
@@ -687,6 +722,27 @@ def verdict(p99s: dict[str, float], presses: list[Press]) -> str:
             else f"{name}: never observed, NOT met"
         )
     return f"Target p99 < {TARGET_MS:.0f} ms for (a) and (b): " + "; ".join(parts) + "."
+
+
+def slowest(presses: list[Press]) -> str:
+    """What happened in the press with the slowest (a) or (b)."""
+
+    def worst(press: Press) -> float:
+        values = [v for v in (press.announce, press.clip_opened) if v is not None]
+        return max(values, default=press.t0) - press.t0
+
+    press = max(presses, key=worst)
+    ms = {
+        key: f"{(value - press.t0) * 1000:.0f} ms" if (value := getattr(press, key)) else "-"
+        for key in ("announce", "clip_opened", "notify")
+    }
+    return (
+        f"Slowest press (#{press.number}): (a) {ms['announce']}, (b) {ms['clip_opened']}, "
+        f"(c) {ms['notify']}; in it the event loop stalled {press.stall * 1000:.0f} ms, the "
+        f"longest garbage-collector pause was {press.gc_pause * 1000:.0f} ms (generation "
+        f"{press.gc_generation}) and the process "
+        f"used {press.cpu * 1000:.0f} ms of CPU."
+    )
 
 
 def write_readme(text: str) -> None:
@@ -739,7 +795,7 @@ def main() -> None:
     text, p99s = table(presses)
     statuses = sorted({p.status for p in presses})
     note = (
-        f"\n{verdict(p99s, presses)}\n\n"
+        f"\n{verdict(p99s, presses)} {slowest(presses)}\n\n"
         f"Measured by `bench/bench_bell.py` ({len(presses)} presses, {elapsed:.0f} s in all) on "
         f"the {os.cpu_count()}-core dev machine (shared with other jobs), Python "
         f"{platform.python_version()}, in-process Home Assistant (real `http`, `webhook`, "

@@ -17,6 +17,7 @@ from homeassistant.components.media_source import (
     async_browse_media,
     async_resolve_media,
 )
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -371,3 +372,20 @@ async def test_export_bad_input(
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "snapshot", {"entity_id": []}, blocking=True)
     assert err.value.translation_key == "no_camera"
+
+
+async def test_home_assistant_stop_commits_running_clip(
+    hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
+) -> None:
+    """HA stopping (entries are not unloaded then) still commits a clip that is running."""
+    _, entity_id, device = recording_station
+    finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
+    await hass.services.async_call(
+        DOMAIN, "record", {"entity_id": entity_id, "duration": 600}, blocking=True
+    )
+    await wait_until(lambda: device.recorder.active is not None)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    await wait_until(lambda: len(finished) >= 1)
+    assert Path(finished[0].data["path"]).is_file()
+    assert not device.pipeline.reader.running

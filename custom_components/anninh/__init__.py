@@ -6,8 +6,8 @@ device with entities. `entry.runtime_data` is the `Station` that keeps them runn
 
 from __future__ import annotations
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
@@ -46,6 +46,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: AnNinhConfigEntry) -> bo
     entry.runtime_data = station
     await station.async_start()
     entry.async_on_unload(station.async_stop)
+
+    async def _async_stop_with_home_assistant(_event: Event) -> None:
+        # HA does not unload entries when it stops: commit running clips, end the threads.
+        await station.async_stop()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_with_home_assistant)
+    )
     entry.async_on_unload(entry.add_update_listener(station.async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -168,10 +170,10 @@ class CameraDevice(Device):
         )
 
     def _clip_finished_from_thread(self, clip: ClipInfo) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_clip_finished, clip)
+        self._to_loop(self._async_clip_finished, clip)
 
     def _clip_failed_from_thread(self, clip: ClipRef, problem: Problem) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_storage_problem, problem)
+        self._to_loop(self._async_storage_problem, problem)
 
     @callback
     def _async_clip_finished(self, clip: ClipInfo) -> None:
@@ -218,11 +220,16 @@ class CameraDevice(Device):
         )
 
     # -- from the reader thread to the event loop ------------------------------------------
+    def _to_loop(self, handler: Callable[[Any], None], value: Any) -> None:
+        """Hand a reader/writer thread's news to the event loop (gone once HA has stopped)."""
+        with contextlib.suppress(RuntimeError):  # event loop closed
+            self.hass.loop.call_soon_threadsafe(handler, value)
+
     def _health_from_thread(self, health: StreamHealth) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_health, health)
+        self._to_loop(self._async_health, health)
 
     def _motion_from_thread(self, event: MotionEvent) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_motion, event)
+        self._to_loop(self._async_motion, event)
 
     @callback
     def _async_health(self, health: StreamHealth) -> None:

@@ -97,10 +97,9 @@ class Station:
         return report
 
     async def async_stop(self) -> None:
-        """Stop every device; called on unload."""
-        for device in list(self.devices.values()):
-            await device.async_stop()
-        self.devices.clear()
+        """Stop every device (at once, each in its own task); on unload and when HA stops."""
+        devices, self.devices = list(self.devices.values()), {}
+        await asyncio.gather(*(device.async_stop() for device in devices))
 
     # -- platforms ---------------------------------------------------------------------------
     @callback

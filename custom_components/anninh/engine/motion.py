@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,9 @@ _LOCAL_GAIN_EVENT = 0.15  # |ln gain| of a cell that counts as re-lit ...
 _LOCAL_GAIN_SHARE = 0.3  # ... when this share of cells is
 _GLOBAL_CHANGE_SHARE = 0.35  # changed share of the frame that the gain model failed to explain ...
 _GLOBAL_CELL_SHARE = 0.7  # ... spread over at least this share of gain cells: reset
+_TONE_EVENT = 0.15  # |ln slope| of the cells' tone line that counts as a contrast change ...
+_TONE_SPREAD = 2.0  # ... when the cell means spread (std, grey levels) at least this much
+_PERSIST_SHARE = 0.25  # share of a region's changed pixels also changed in the previous frame
 _GAIN_LO = math.exp(-_GAIN_EVENT)  # every cell gain within these: no lighting event possible
 _GAIN_HI = math.exp(_GAIN_EVENT)
 
@@ -183,6 +187,46 @@ def _rasterise(polygons: list[Polygon], h: int, w: int) -> Bool:
     return inside
 
 
+def _relit(seen: F32, before: F32) -> bool:
+    """Whether changed pixels keep the background's texture: both textured, highly correlated.
+
+    Moments by dot products: a few calls instead of `std` and `corrcoef`.
+    """
+    n = seen.size
+    s_dev = seen - np.float32(float(seen.sum()) / n)  # centred first: no cancellation
+    b_dev = before - np.float32(float(before.sum()) / n)
+    b_var, s_var = float(b_dev @ b_dev) / n, float(s_dev @ s_dev) / n
+    if min(b_var, s_var) <= _RELIT_TEXTURE * _RELIT_TEXTURE:
+        return False
+    return float(s_dev @ b_dev) / n > _RELIT_NCC * math.sqrt(b_var * s_var)
+
+
+def _tone_line(f_cells: F32, b_cells: F32) -> tuple[float, float] | None:
+    """Robust line `frame = slope * background + offset` through the gain-cell means.
+
+    None unless the cells span enough grey levels to fix a slope and the slope is a contrast
+    change (`_TONE_EVENT`): an object moves a few cells off the line, a contrast change moves
+    the whole line. Outlying cells are dropped and the line refitted once.
+    """
+    x = b_cells.ravel().astype(np.float64)
+    y = f_cells.ravel().astype(np.float64)
+    keep = np.ones(x.size, np.bool_)
+    slope = offset = 0.0
+    for _ in range(2):
+        xk, yk = x[keep], y[keep]
+        dx = xk - xk.mean()
+        sxx = float(dx @ dx)
+        if sxx < _TONE_SPREAD**2 * xk.size:
+            return None
+        slope = float(dx @ (yk - yk.mean())) / sxx
+        offset = float(yk.mean()) - slope * float(xk.mean())
+        miss = np.abs(y - (slope * x + offset))
+        keep = miss <= max(3.0 * float(np.median(miss)), 2.0)
+    if slope <= 0.0 or abs(math.log(slope)) < _TONE_EVENT:
+        return None
+    return slope, offset
+
+
 def _label_runs(active: Bool) -> tuple[npt.NDArray[np.intp], list[int], list[int], list[int]]:
     """8-connected labelling of a small boolean grid by row runs and union-find.
 
@@ -259,6 +303,10 @@ class _Grid:
         self.roi_pixels = int(roi.sum())
         self.min_pixels = max(1.0, config.min_area * h * w)
 
+    def cells(self, image: F32) -> F32:
+        """Means of `image` over the gain cells."""
+        return cast(F32, self.pool_y @ image @ self.pool_x)
+
 
 class _Buffers:
     """Per-frame work arrays on the analysis grid, reused so the steady state allocates little."""
@@ -272,6 +320,9 @@ class _Buffers:
         self.scratch = np.empty((h, w), np.float32)
         self.changed = np.empty((h, w), np.bool_)
         self.stack = np.empty((3, h, w), np.float32)  # keep mask, frame and background under it
+        # constants as arrays: numpy's minimum against a full array is 3x faster than a scalar
+        self.dev_cap = np.full((h, w), _DEV_CAP, np.float32)
+        self.white = np.full((h, w), 255.0, np.float32)
 
 
 def _thresholds(sensitivity: int) -> tuple[float, float]:
@@ -326,6 +377,8 @@ class MotionDetector:
         self._settle_until = -math.inf
         self._lit_until = -math.inf
         self._streak = 0
+        self._prev_changed: Bool | None = None  # the last frame's changed pixels, if it had regions
+        self._persists = False
         self._last_change_ts = -math.inf
         self._motion = False
 
@@ -337,6 +390,7 @@ class MotionDetector:
         if grid is None or grid.shape != luma.shape:
             self.reset()
             grid = self._grid = _Grid((luma.shape[0], luma.shape[1]), self._config)
+        previous, self._prev_changed, self._persists = self._prev_changed, None, False
         buf = self._buf
         if buf is None or buf.frame.shape != (grid.h, grid.w):
             buf = self._buf = _Buffers(grid.h, grid.w)
@@ -346,7 +400,7 @@ class MotionDetector:
         np.copyto(frame, buf.sample)
         dt = 0.2 if self._last_ts is None else min(max(timestamp - self._last_ts, 0.0), 10.0)
         self._last_ts = timestamp
-        f_cells = grid.pool_y @ frame @ grid.pool_x
+        f_cells = grid.cells(frame)
 
         bg, dev, b_cells = self._bg, self._dev, self._b_cells
         if bg is None or dev is None or b_cells is None:
@@ -372,9 +426,20 @@ class MotionDetector:
             gain = self._gain_without(frame, bg, changed, gain, buf)
             changed = self._compare(frame, bg, gain, float(gain.max()), threshold, buf)
             n_changed = int(np.count_nonzero(changed))
+        calibrating = self._learnt < _CALIBRATION_FRAMES or timestamp < self._settle_until
+        if n_changed >= grid.min_pixels and not lighting and not calibrating:
+            # a contrast change (IR switch, gamma) moves dark and bright cells differently: a
+            # gain field leaves dark objects behind, a global tone line explains them
+            tone = _tone_line(f_cells, b_cells)
+            if tone is not None:
+                n_toned = self._compare_tone(frame, bg, tone, threshold, buf)
+                if n_toned * 4 <= n_changed:
+                    self._lit_until = timestamp + _LIGHTING_HOLD_SECONDS
+                    lighting = True
+                    changed = buf.changed
+                    n_changed = n_toned
         expected, residual = buf.expected, buf.residual
 
-        calibrating = self._learnt < _CALIBRATION_FRAMES or timestamp < self._settle_until
         if n_changed > _GLOBAL_CHANGE_SHARE * changed.size and not calibrating:
             share = grid.pool_y @ changed.astype(np.float32) @ grid.pool_x
             if np.count_nonzero(share > 0.1) >= _GLOBAL_CELL_SHARE * grid.gain_cells:
@@ -399,19 +464,21 @@ class MotionDetector:
             a_fg = 1.0 - math.exp(-dt / _TAU_FG)
             a_dev = 1.0 - math.exp(-dt / _TAU_DEV)
         step = np.subtract(frame, bg, out=buf.scratch)
-        if n_changed:
-            step *= np.where(changed, np.float32(a_fg), np.float32(a_bg))
+        if n_changed >= grid.min_pixels or lighting:
+            rate = buf.stack[0]  # free again: a_bg, and a_fg under foreground
+            np.copyto(rate, changed, casting="unsafe")
+            rate *= np.float32(a_fg - a_bg)
+            rate += np.float32(a_bg)
+            step *= rate
             bg += step
-            self._b_cells = grid.pool_y @ bg @ grid.pool_x
-        else:  # the common, quiet case: one rate for all, and the cell means follow linearly
+            self._b_cells = grid.cells(bg)
+        else:  # the common case: one rate for all (a few changed pixels that make no region
+            # are speckle), and the cell means follow linearly
             step *= np.float32(a_bg)
             bg += step
-            if lighting:
-                self._b_cells = grid.pool_y @ bg @ grid.pool_x
-            else:
-                b_cells += np.float32(a_bg) * (f_cells - b_cells)
+            b_cells += np.float32(a_bg) * (f_cells - b_cells)
         self._bg = bg
-        np.minimum(residual, np.float32(_DEV_CAP), out=residual)
+        np.minimum(residual, buf.dev_cap, out=residual)
         residual -= dev
         residual *= np.float32(a_dev)
         dev += residual
@@ -425,7 +492,9 @@ class MotionDetector:
             n_changed = int(np.count_nonzero(changed))
         if n_changed < grid.min_pixels:
             return self._finish(False, 0.0, [], lighting, timestamp)
-        score, boxes, relit = self._regions(changed, frame, bg, grid)
+        score, boxes, relit = self._regions(changed, frame, bg, grid, previous)
+        if boxes:
+            self._prev_changed = changed.copy()
         return self._finish(bool(boxes), score, boxes, lighting or relit, timestamp)
 
     def _bound_gain(self, gain: F32) -> tuple[F32, float | None]:
@@ -438,7 +507,7 @@ class MotionDetector:
         g_min, g_max = float(gain.min()), float(gain.max())
         if g_min < 0.05 or g_max > 20.0:
             gain = np.clip(gain, np.float32(0.05), np.float32(20.0))
-        if _GAIN_LO <= g_min and g_max <= _GAIN_HI:
+        if g_min >= _GAIN_LO and g_max <= _GAIN_HI:
             return gain, g_max
         if abs(math.log(float(np.median(gain)))) > _GAIN_EVENT:
             return gain, None
@@ -457,10 +526,27 @@ class MotionDetector:
         assert self._grid is not None
         expected = np.multiply(bg, self._grid.up_y @ gain @ self._grid.up_x, out=buf.expected)
         if g_max is None or g_max > 1.0:  # bg <= 255, so only a gain above 1 can saturate
-            np.minimum(expected, np.float32(255.0), out=expected)
+            np.minimum(expected, buf.white, out=expected)
         residual = np.subtract(frame, expected, out=buf.residual)
         np.abs(residual, out=residual)
-        return np.greater(residual, threshold, out=buf.changed)
+        return cast(Bool, np.greater(residual, threshold, out=buf.changed))
+
+    def _compare_tone(
+        self, frame: F32, bg: F32, tone: tuple[float, float], threshold: F32, buf: _Buffers
+    ) -> int:
+        """`_compare` under a global tone line, with the doubled thresholds of a lighting event.
+
+        Fills `buf.expected`, `buf.residual` and `buf.changed`; returns the changed count.
+        """
+        slope, offset = tone
+        expected = np.multiply(bg, np.float32(slope), out=buf.expected)
+        expected += np.float32(offset)
+        np.clip(expected, np.float32(0.0), np.float32(255.0), out=expected)
+        residual = np.subtract(frame, expected, out=buf.residual)
+        np.abs(residual, out=residual)
+        threshold += threshold
+        changed = np.greater(residual, threshold, out=buf.changed)
+        return int(np.count_nonzero(changed))
 
     def _gain_without(
         self, frame: F32, bg: F32, exclude: Bool, fallback: F32, buf: _Buffers
@@ -484,10 +570,15 @@ class MotionDetector:
             return fallback
         if not valid.all():
             gain[~valid] = np.median(gain[valid])
-        return np.clip(gain, np.float32(0.05), np.float32(20.0))
+        return cast(F32, np.clip(gain, np.float32(0.05), np.float32(20.0)))
 
     def _regions(
-        self, changed: Bool, frame: F32, background: F32, grid: _Grid
+        self,
+        changed: Bool,
+        frame: F32,
+        background: F32,
+        grid: _Grid,
+        previous: Bool | None = None,
     ) -> tuple[float, list[tuple[int, int, int, int]], bool]:
         """Connected regions of changed pixels at least `min_area` large: score, boxes, relit.
 
@@ -518,11 +609,9 @@ class MotionDetector:
             sub = changed[y0:y1, x0:x1]
             seen = frame[y0:y1, x0:x1][sub]
             before = background[y0:y1, x0:x1][sub]
-            if before.std() > _RELIT_TEXTURE and seen.std() > _RELIT_TEXTURE:
-                ncc = float(np.corrcoef(seen, before)[0, 1])
-                if ncc > _RELIT_NCC:
-                    relit = True
-                    continue
+            if _relit(seen, before):
+                relit = True
+                continue
             ys = np.flatnonzero(sub.any(axis=1))
             xs = np.flatnonzero(sub.any(axis=0))
             top, bottom = y0 + int(ys[0]), y0 + int(ys[-1]) + 1
@@ -531,6 +620,9 @@ class MotionDetector:
             y = grid.y_edges[top]
             boxes.append((x, y, grid.x_edges[right] - x, grid.y_edges[bottom] - y))
             total += float(area[root])
+            if previous is not None and not self._persists:
+                again = np.count_nonzero(sub & previous[y0:y1, x0:x1])
+                self._persists = bool(again >= _PERSIST_SHARE * np.count_nonzero(sub))
         boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
         return min(1.0, total / max(grid.roi_pixels, 1)), boxes, relit
 
@@ -542,12 +634,20 @@ class MotionDetector:
         lighting: bool,
         timestamp: float,
     ) -> MotionResult:
-        """Hysteresis: on after `trigger_frames` changed frames, off after `clear_seconds`."""
+        """Hysteresis: on after `trigger_frames` changed frames, off after `clear_seconds`.
+
+        Consecutive changed frames only make a streak when a region's changed pixels were partly
+        (`_PERSIST_SHARE`) changed in the previous frame too: speckle (rain, snow) makes regions
+        that hop about.
+        Only a confirmed streak keeps motion on.
+        """
         if changed:
+            if self._streak and not self._persists:
+                self._streak = 0
             self._streak += 1
-            self._last_change_ts = timestamp
             if self._streak >= self._config.trigger_frames:
                 self._motion = True
+                self._last_change_ts = timestamp
         else:
             self._streak = 0
             if self._motion and timestamp - self._last_change_ts >= self._config.clear_seconds:
