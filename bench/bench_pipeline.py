@@ -489,7 +489,7 @@ def write_readme(text: str, heading: str = "## Pipeline (end to end)") -> None:
     if heading in current:
         head, _, rest = current.partition(heading)
         tail = rest.find("\n## ")
-        current = head + section + (rest[tail + 1 :] if tail >= 0 else "")
+        current = head + section + ("\n" + rest[tail + 1 :] if tail >= 0 else "")
     else:
         current = current.rstrip("\n") + "\n\n" + section
     readme.write_text(current)
@@ -526,10 +526,10 @@ def main() -> None:
     for scene in SCENES:
         for n in args.cameras:
             runs.append(("ours", scene, n, True))
+            if scene == "quiet" and n == args.hook_cameras:  # right after, under the same load
+                runs.append(("ours", scene, n, False))
             if not args.no_peer:
                 runs.append(("peer", scene, n, True))
-    if args.hook_cameras:
-        runs.append(("ours", "quiet", args.hook_cameras, False))
     results: list[Result] = []
     for kind, scene, n, hook in runs:
         result = measure(kind, scene, n, args.warmup, args.seconds, hook)

@@ -6,15 +6,13 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import STATE_ON, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .bells import BellDevice
 from .cameras import CameraDevice
-from .const import SUBENTRY_BELL, SUBENTRY_CAMERA
-from .device import Device
-from .entity import AnNinhBellEntity, AnNinhCameraEntity
+from .entity import AnNinhBellEntity, AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -25,23 +23,16 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add motion sensors of cameras and alarm/connectivity sensors of bells, now and later."""
+    """Motion sensors of cameras, alarm (and heartbeat) sensors of bells, now and later."""
+    async_add_device_entities(entry, async_add_entities, CameraDevice, lambda d: [MotionSensor(d)])
+    async_add_device_entities(entry, async_add_entities, BellDevice, _bell_sensors)
 
-    @callback
-    def add_camera(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities([MotionSensor(device)], config_subentry_id=device.subentry_id)
 
-    @callback
-    def add_bell(device: Device) -> None:
-        assert isinstance(device, BellDevice)
-        entities: list[BinarySensorEntity] = [AlarmSensor(device)]
-        if device.config.heartbeat_minutes:
-            entities.append(BellConnectivitySensor(device))
-        async_add_entities(entities, config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add_camera)
-    entry.runtime_data.async_register_platform(SUBENTRY_BELL, add_bell)
+def _bell_sensors(device: BellDevice) -> list[BinarySensorEntity]:
+    sensors: list[BinarySensorEntity] = [AlarmSensor(device)]
+    if device.config.heartbeat_minutes:
+        sensors.append(BellConnectivitySensor(device))
+    return sensors
 
 
 class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):

@@ -7,9 +7,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .bells import BellDevice
-from .const import SUBENTRY_BELL
-from .device import Device
-from .entity import AnNinhBellEntity
+from .entity import AnNinhBellEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -20,14 +18,10 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the acknowledge button of every bell, now and as bells are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, BellDevice)
-        async_add_entities([AcknowledgeButton(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_BELL, add)
+    """The acknowledge button of every bell, now and as bells are added."""
+    async_add_device_entities(
+        entry, async_add_entities, BellDevice, lambda d: [AcknowledgeButton(d)]
+    )
 
 
 class AcknowledgeButton(AnNinhBellEntity, ButtonEntity):

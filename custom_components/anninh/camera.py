@@ -6,14 +6,13 @@ from typing import Any
 
 from homeassistant.components.camera import Camera, CameraEntityFeature
 from homeassistant.const import ATTR_LATITUDE, ATTR_LONGITUDE
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .cameras import CameraDevice
-from .const import CONF_ADDRESS, CONF_DONOR_NAME, SUBENTRY_CAMERA
-from .device import Device
+from .const import CONF_ADDRESS, CONF_DONOR_NAME
 from .engine.stream import StreamState
-from .entity import AnNinhCameraEntity
+from .entity import AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -24,14 +23,8 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a camera entity for every camera, now and as cameras are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities([AnNinhCamera(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+    """A camera entity for every camera, now and as cameras are added."""
+    async_add_device_entities(entry, async_add_entities, CameraDevice, lambda d: [AnNinhCamera(d)])
 
 
 class AnNinhCamera(AnNinhCameraEntity, Camera):

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .bells import BellDevice
 from .cameras import CameraDevice
 from .const import DOMAIN
 from .device import Device
+from .station import AnNinhConfigEntry
+
+
+def async_add_device_entities[D: Device](
+    entry: AnNinhConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    device_type: type[D],
+    entities_of: Callable[[D], Iterable[Entity]],
+) -> None:
+    """Give every device of `device_type` its entities, now and whenever one is added."""
+
+    @callback
+    def add(device: Device) -> None:
+        assert isinstance(device, device_type)
+        async_add_entities(list(entities_of(device)), config_subentry_id=device.subentry_id)
+
+    entry.runtime_data.async_register_platform(device_type, add)
 
 
 class AnNinhEntity(Entity):

@@ -10,9 +10,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .bells import PRESS_TYPES, BellDevice, Press
-from .const import CONF_ADDRESS, CONF_PRIORITY, SUBENTRY_BELL
-from .device import Device
-from .entity import AnNinhBellEntity
+from .const import CONF_ADDRESS, CONF_PRIORITY
+from .entity import AnNinhBellEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -23,14 +22,8 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the event entity of every bell, now and as bells are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, BellDevice)
-        async_add_entities([BellEvent(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_BELL, add)
+    """The event entity of every bell, now and as bells are added."""
+    async_add_device_entities(entry, async_add_entities, BellDevice, lambda d: [BellEvent(d)])
 
 
 class BellEvent(AnNinhBellEntity, EventEntity):

@@ -9,9 +9,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA
-from .device import Device
-from .entity import AnNinhCameraEntity
+from .entity import AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,14 +20,10 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a last-motion image for every camera, now and as cameras are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities([LastMotionImage(hass, device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+    """A last-motion image for every camera, now and as cameras are added."""
+    async_add_device_entities(
+        entry, async_add_entities, CameraDevice, lambda d: [LastMotionImage(hass, d)]
+    )
 
 
 class LastMotionImage(AnNinhCameraEntity, ImageEntity):

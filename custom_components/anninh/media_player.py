@@ -47,9 +47,9 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
-from .const import CONF_ADDRESS, CONF_LANGUAGE, CONF_TARGETS, DOMAIN, SUBENTRY_LOUDSPEAKER
-from .device import Device, LoudspeakerDevice
-from .entity import AnNinhEntity
+from .const import CONF_ADDRESS, CONF_LANGUAGE, CONF_TARGETS, DOMAIN
+from .device import LoudspeakerDevice
+from .entity import AnNinhEntity, async_add_device_entities
 from .sounds import CHIME_PATH, absolute_url
 from .station import AnNinhConfigEntry
 
@@ -75,14 +75,10 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a media player for every loudspeaker, now and as loudspeakers are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, LoudspeakerDevice)
-        async_add_entities([Loudspeaker(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_LOUDSPEAKER, add)
+    """A media player for every loudspeaker, now and as loudspeakers are added."""
+    async_add_device_entities(
+        entry, async_add_entities, LoudspeakerDevice, lambda d: [Loudspeaker(d)]
+    )
 
 
 @callback

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from homeassistant.components.number import NumberMode, RestoreNumber
 from homeassistant.const import PERCENTAGE, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA
-from .device import Device
 from .engine.motion import MotionConfig
-from .entity import AnNinhEntity
+from .entity import AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -22,14 +20,10 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensitivity number for every camera, now and as cameras are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities([SensitivityNumber(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+    """A sensitivity number for every camera, now and as cameras are added."""
+    async_add_device_entities(
+        entry, async_add_entities, CameraDevice, lambda d: [SensitivityNumber(d)]
+    )
 
 
 class SensitivityNumber(AnNinhEntity, RestoreNumber):

@@ -16,10 +16,9 @@ from homeassistant.util import dt as dt_util
 
 from .announce import EVENT_ANNOUNCEMENT
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
-from .device import Device, LoudspeakerDevice
+from .device import LoudspeakerDevice
 from .engine.stream import StreamState
-from .entity import AnNinhCameraEntity, AnNinhEntity
+from .entity import AnNinhCameraEntity, AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -31,30 +30,22 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every camera and loudspeaker, now and as they are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities(
-            [
-                StatusSensor(device),
-                AnalysisFpsSensor(device),
-                ReconnectsSensor(device),
-                BufferSecondsSensor(device),
-                BufferMemorySensor(device),
-            ],
-            config_subentry_id=device.subentry_id,
-        )
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
-
-    @callback
-    def add_loudspeaker(device: Device) -> None:
-        assert isinstance(device, LoudspeakerDevice)
-        async_add_entities([LastAnnouncementSensor(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_LOUDSPEAKER, add_loudspeaker)
+    """The sensors of every camera and loudspeaker, now and as they are added."""
+    async_add_device_entities(
+        entry,
+        async_add_entities,
+        CameraDevice,
+        lambda d: [
+            StatusSensor(d),
+            AnalysisFpsSensor(d),
+            ReconnectsSensor(d),
+            BufferSecondsSensor(d),
+            BufferMemorySensor(d),
+        ],
+    )
+    async_add_device_entities(
+        entry, async_add_entities, LoudspeakerDevice, lambda d: [LastAnnouncementSensor(d)]
+    )
 
 
 class StatusSensor(AnNinhCameraEntity, SensorEntity):

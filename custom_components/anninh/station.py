@@ -54,7 +54,7 @@ class Station:
         self.entry = entry
         self.settings = StationSettings.from_entry(entry)
         self.devices: dict[str, Device] = {}
-        self._adders: dict[str, list[DeviceAdder]] = {}
+        self._adders: list[tuple[type[Device], DeviceAdder]] = []
         self._data_snapshot = dict(entry.data)
         self._lock = asyncio.Lock()
 
@@ -103,11 +103,11 @@ class Station:
 
     # -- platforms ---------------------------------------------------------------------------
     @callback
-    def async_register_platform(self, kind: str, adder: DeviceAdder) -> None:
-        """Let a platform add entities for every device of `kind`, now and later."""
-        self._adders.setdefault(kind, []).append(adder)
+    def async_register_platform(self, device_type: type[Device], adder: DeviceAdder) -> None:
+        """Let a platform add entities for every device of a type, now and later."""
+        self._adders.append((device_type, adder))
         for device in self.devices.values():
-            if device.kind == kind:
+            if isinstance(device, device_type):
                 adder(device)
 
     def devices_of(self, kind: str) -> list[Device]:
@@ -151,8 +151,9 @@ class Station:
         )
         self.devices[subentry.subentry_id] = device
         await device.async_start()
-        for adder in self._adders.get(device.kind, []):
-            adder(device)
+        for device_type, adder in self._adders:
+            if isinstance(device, device_type):
+                adder(device)
         _LOGGER.debug("Started %s %s", device.kind, config.name)
 
     async def _async_remove_device(self, subentry_id: str) -> None:

@@ -6,14 +6,12 @@ from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.const import STATE_OFF, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .cameras import CameraDevice
-from .const import SUBENTRY_CAMERA
-from .device import Device
-from .entity import AnNinhEntity
+from .entity import AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -24,14 +22,10 @@ async def async_setup_entry(
     entry: AnNinhConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a motion-detection switch for every camera, now and as cameras are added."""
-
-    @callback
-    def add(device: Device) -> None:
-        assert isinstance(device, CameraDevice)
-        async_add_entities([MotionDetectionSwitch(device)], config_subentry_id=device.subentry_id)
-
-    entry.runtime_data.async_register_platform(SUBENTRY_CAMERA, add)
+    """A motion-detection switch for every camera, now and as cameras are added."""
+    async_add_device_entities(
+        entry, async_add_entities, CameraDevice, lambda d: [MotionDetectionSwitch(d)]
+    )
 
 
 class MotionDetectionSwitch(AnNinhEntity, SwitchEntity, RestoreEntity):
