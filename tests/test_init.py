@@ -89,6 +89,10 @@ async def test_diagnostics_redacted(
     assert "rtsp://cam.local/sub" in text
     assert diagnostics["runtime"]["settings"]["retention_days"] == 30
     assert len(diagnostics["runtime"]["devices"]) == 4
+    kinds = {d["kind"]: d for d in diagnostics["runtime"]["devices"].values()}
+    assert kinds["camera"]["state"] in ("streaming", "reconnecting", "offline")
+    assert "buffer_seconds" in kinds["camera"]
+    assert kinds["bell"]["alarm_active"] is False
 
 
 def test_redact_url_keeps_files() -> None:

@@ -220,6 +220,16 @@ class BellDevice(Device):
         )
         self.async_notify()
 
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Alarm state and the last signal (no webhook id: that is a secret)."""
+        press = self.last_press
+        return {
+            "alarm_active": self.alarm_active,
+            "last_press": {"type": press.type, "at": press.at.isoformat()} if press else None,
+            "connected": self.connected,
+            "last_signal": self.last_signal.isoformat() if self.last_signal else None,
+        }
+
     # -- links -------------------------------------------------------------------------------------
     def linked_entity_ids(self, domain: str) -> list[str]:
         """Entity ids of the linked cameras (`camera`) or loudspeakers (`media_player`)."""

@@ -131,6 +131,27 @@ class CameraDevice(Device):
         if self.recorder is not None:
             self.recorder.pre_event = settings.pre_event_seconds
 
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Stream health, analysis and the pre-event buffer."""
+        health = self.pipeline.reader.health if self.pipeline else self.health
+        stats = self.recorder.stats() if self.recorder else None
+        return {
+            "state": health.state.value,
+            "reason": health.reason.value if health.reason else None,
+            "codec": health.codec,
+            "size": [health.width, health.height],
+            "fps": round(health.fps, 2),
+            "analysis_fps": round(health.analysis_fps, 2),
+            "bitrate": round(health.bitrate),
+            "reconnects": health.reconnects,
+            "decode_errors": health.decode_errors,
+            "key_frames_only": health.key_frames_only,
+            "main_stream_reader": self.main_reader is not None,
+            "motion": self.motion.motion,
+            "buffer_seconds": round(stats.seconds, 1) if stats else None,
+            "buffer_bytes": stats.bytes if stats else None,
+        }
+
     # -- recording ---------------------------------------------------------------------------
     async def async_record(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
@@ -50,6 +50,10 @@ class Device:
     def async_apply_settings(self, settings: StationSettings) -> None:
         """The station's options changed (applied live)."""
         self.settings = settings
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Runtime facts for diagnostics (no configuration: the entry's, redacted, has that)."""
+        return {}
 
     async def async_start(self) -> None:
         """Start whatever the device needs running (streams, listeners)."""

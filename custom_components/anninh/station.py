@@ -172,7 +172,11 @@ class Station:
                 "pre_event_seconds": self.settings.pre_event_seconds,
             },
             "devices": {
-                sid: {"kind": d.kind, "entities": sorted(e.entity_id for e in d.entities)}
+                sid: {
+                    "kind": d.kind,
+                    "entities": sorted(e.entity_id for e in d.entities),
+                    **d.as_diagnostics(),
+                }
                 for sid, d in self.devices.items()
             },
         }
