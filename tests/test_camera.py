@@ -60,6 +60,7 @@ async def test_entities_and_motion_on_off(
         "reconnects",
         "buffer_seconds",
         "buffer_memory",
+        "last_recording",
         "last_motion",
     }
     for key in ids:  # every entity name is translated in both languages

@@ -109,6 +109,10 @@ async def test_record_with_pre_event(
     assert sidecar["donor_household"] == "Hộ ông Nguyễn Văn An"
     assert len(sidecar["triggers"]) == 2
     assert path.is_relative_to(entry.runtime_data.settings.recordings_dir)
+    await hass.async_block_till_done()
+    last = hass.states.get(entity_id.replace("camera.", "sensor.") + "_last_recording")
+    assert last.attributes["clip_id"] == clip["clip_ids"][0]
+    assert last.attributes["reason"] == "Trộm xe máy"
 
 
 async def test_snapshot_evidence_export_retention(

@@ -115,7 +115,12 @@ def build_dashboard(hass: HomeAssistant) -> dict[str, Any]:
                 ]
             },
         },
-        {"type": "markdown", "title": text["recordings"], "content": text["recordings_text"]},
+        {
+            "type": "entities",
+            "title": text["recordings"],
+            "entities": ids.get("last_recording", []),
+        },
+        {"type": "markdown", "content": text["recordings_text"]},
         {
             "type": "entities",
             "title": text["announcements"],

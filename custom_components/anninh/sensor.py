@@ -4,7 +4,7 @@ loudspeaker's last announcement."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
@@ -41,6 +41,7 @@ async def async_setup_entry(
             ReconnectsSensor(d),
             BufferSecondsSensor(d),
             BufferMemorySensor(d),
+            LastRecordingSensor(d),
         ],
     )
     async_add_device_entities(
@@ -77,6 +78,40 @@ class StatusSensor(AnNinhCameraEntity, SensorEntity):
             "reason": reason.value if reason else None,
             "address": config.address,
             "donor_name": config.donor_name,
+        }
+
+
+class LastRecordingSensor(AnNinhCameraEntity, SensorEntity):
+    """When the camera's last clip started, and which clip it is (for the duty dashboard)."""
+
+    _attr_device_class = SensorDeviceClass.TIMESTAMP
+
+    def __init__(self, device: CameraDevice) -> None:
+        """Bind to the camera."""
+        super().__init__(device, "last_recording")
+
+    @property
+    def available(self) -> bool:
+        """The last clip stays known while the camera is offline."""
+        return True
+
+    @property
+    def native_value(self) -> datetime | None:
+        """Start of the last committed clip (since the station started)."""
+        clip = self.device.last_clip
+        return clip.start if clip else None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The clip's id (for mark/export), why it was recorded, and how long it is."""
+        clip = self.device.last_clip
+        if clip is None:
+            return {}
+        return {
+            "clip_id": clip.clip_id,
+            "duration": round(clip.duration, 1),
+            "trigger": (clip.sidecar.get("trigger") or {}).get("kind"),
+            "reason": clip.sidecar.get("reason"),
         }
 
 

@@ -13,6 +13,7 @@ from custom_components.anninh.engine.motion import (
     MotionDetector,
     MotionResult,
     _label_runs,
+    _tone_line,
 )
 
 H, W = 360, 640
@@ -444,3 +445,68 @@ def test_region_keeping_background_texture_is_lighting(rng: np.random.Generator)
     score, boxes, relit = det._regions(changed, dark, bg, grid)
     assert boxes == [(160, 80, 160, 120)]
     assert not relit
+
+
+def test_contrast_switch_with_dark_object_is_lighting(rng: np.random.Generator) -> None:
+    """IR day/night on a low-contrast scene: only a dark object changes much, both ways."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    day = 164.0 + 6.0 * np.sin(xx / 53.0) * np.cos(yy / 31.0)
+    day[150:200, 420:480] = 60.0  # a dark coin
+    night = 255.0 * (day / 255.0) ** 0.6 * 0.55 + 70.0
+
+    def make(i: int) -> Frame:
+        return render(night if 20 <= i < 40 else day, rng, 3.0)
+
+    results = feed(MotionDetector(), make, 60)
+    assert not any(r.motion for r in results)
+    assert results[20].lighting_change
+    assert results[40].lighting_change
+
+
+def test_contrast_switch_with_new_object_is_motion(rng: np.random.Generator) -> None:
+    """A tone line that leaves most of the change unexplained is no excuse: an object came."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    day = 164.0 + 6.0 * np.sin(xx / 53.0) * np.cos(yy / 31.0)
+    day[150:200, 420:480] = 60.0
+    night = 255.0 * (day / 255.0) ** 0.6 * 0.55 + 70.0
+    night[60:180, 40:160] = 20.0  # and a dark object arrives with it
+
+    det = MotionDetector(fast_config())
+    results = feed(det, lambda i: render(night if i >= 20 else day, rng, 3.0), 25)
+    assert any(r.motion for r in results)
+
+
+def test_lights_out_is_lighting(rng: np.random.Generator) -> None:
+    base = scene()
+    results = feed(MotionDetector(), lambda i: render(base * (0.02 if i >= 20 else 1.0), rng), 40)
+    assert not any(r.motion for r in results)
+    assert results[20].lighting_change
+
+
+def test_hopping_regions_do_not_trigger(rng: np.random.Generator) -> None:
+    """Changed regions in consecutive frames far apart (speckle) make no streak."""
+    base = scene()
+    spots = [(20, 20), (250, 500), (20, 500), (250, 20), (120, 280)]
+
+    def make(i: int) -> Frame:
+        img = base.copy()
+        if i >= 20:
+            y, x = spots[i % len(spots)]
+            img[y : y + 60, x : x + 60] = 20.0
+        return render(img, rng)
+
+    results = feed(MotionDetector(fast_config()), make, 30)
+    assert all(r.boxes for r in results[20:])
+    assert not any(r.motion for r in results)
+
+
+def test_tone_line_only_for_contrast_changes() -> None:
+    rng = np.random.default_rng(3)
+    cells = rng.uniform(100, 180, (9, 16)).astype(np.float32)
+    ir = (255.0 * (cells / 255.0) ** 0.6 * 0.55 + 70.0).astype(np.float32)
+    tone = _tone_line(ir, cells)
+    assert tone is not None
+    assert 0.3 < tone[0] < 0.6
+    assert _tone_line(cells * np.float32(1.02), cells) is None  # no contrast change
+    flat = np.full((9, 16), 150.0, np.float32)
+    assert _tone_line(flat * np.float32(0.5), flat) is None  # no spread to fix a slope
