@@ -182,7 +182,7 @@ def cost(footage: list[Frame] | None, quick: bool) -> None:
     """ms/frame per detector, resolution and scene; all in one run."""
     sizes = [(1920, 1080), (1280, 720), (640, 360)]
     n_fast, n_slow, warm = (100, 30, 20) if quick else (400, 100, 50)
-    print("\n### Per-frame cost (single core, ms per frame; ratio = peer / ours)\n")
+    print("\n### Per-frame cost (single core, ms per frame; ratio = peer CPU / ours CPU)\n")
     print("| scene | size | detector | wall ms/frame | CPU ms/frame | ratio |")
     print("|---|---|---|---:|---:|---:|")
     rows: list[str] = []
@@ -208,20 +208,30 @@ def cost(footage: list[Frame] | None, quick: bool) -> None:
                 (lambda: OpenCVSubtractor("MOG2", 100), n_fast),
                 (lambda: OpenCVSubtractor("KNN", 100), n_fast),
             ]
-            ours_ms = 0.0
+            ours_cpu = 0.0
             for make, n in makers:
-                det = make()
-                for i in range(warm):
-                    det.changed(frames[i % len(frames)], i / FPS)
-                t0, c0 = time.perf_counter(), time.process_time()
-                for i in range(n):
-                    det.changed(frames[i % len(frames)], (warm + i) / FPS)
-                wall = (time.perf_counter() - t0) / n * 1e3
-                cpu = (time.process_time() - c0) / n * 1e3
-                if isinstance(det, Ours):
-                    ours_ms = wall
-                ratio = "1.0" if isinstance(det, Ours) else f"{wall / ours_ms:.1f}x"
-                row = f"| {scene} | {w}x{h} | {det.name} | {wall:.3f} | {cpu:.3f} | {ratio} |"
+                # CPU time is the figure (the machine is shared); the cheap detectors are timed
+                # three times and the best run kept, wall time from that same run
+                best: tuple[float, float] | None = None
+                name, is_ours = "", False
+                for _ in range(3 if n == n_fast else 1):
+                    det = make()
+                    name, is_ours = det.name, isinstance(det, Ours)
+                    for i in range(warm):
+                        det.changed(frames[i % len(frames)], i / FPS)
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    for i in range(n):
+                        det.changed(frames[i % len(frames)], (warm + i) / FPS)
+                    wall = (time.perf_counter() - t0) / n * 1e3
+                    cpu = (time.process_time() - c0) / n * 1e3
+                    if best is None or cpu < best[1]:
+                        best = (wall, cpu)
+                assert best is not None
+                wall, cpu = best
+                if is_ours:
+                    ours_cpu = cpu
+                ratio = "1.0" if is_ours else f"{cpu / ours_cpu:.1f}x"
+                row = f"| {scene} | {w}x{h} | {name} | {wall:.3f} | {cpu:.3f} | {ratio} |"
                 print(row, flush=True)
                 rows.append(row)
 

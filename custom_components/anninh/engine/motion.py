@@ -20,15 +20,21 @@ Public API
 
 How it works, and why
 ---------------------
-1. The frame is *point-sampled* to a grid about ``analysis_height`` rows high with two fancy
-   indexing gathers. At 1080p that reads ~15 k bytes instead of 2 M: block averaging the full frame
-   costs ~3.5 ms in numpy, over ten times the whole budget. Sampling noise is handled by step 3.
+1. The frame is *point-sampled* to a grid about ``analysis_height`` rows high: a strided view
+   when the size divides evenly (1080, 720, 360 -> 90), else two fancy-indexing gathers, copied to
+   bytes first (a casting strided copy is three times slower on a frame not in cache). At 1080p
+   that reads ~15 k bytes instead of 2 M: block averaging the full frame costs ~3.5 ms in numpy,
+   over ten times the whole budget. Sampling noise is handled by step 3. Work arrays are reused
+   (``out=``) and the quiet path is about 20 numpy calls: at ~2 us each, call overhead, not
+   arithmetic, is the cost.
 2. Lighting is modelled as a smooth gain field: frame and background are averaged over a coarse
    grid of cells about ``_GAIN_CELL`` samples wide (two small matrix products), their ratio is
    interpolated back bilinearly and the background is multiplied by it before differencing.
-   Exposure steps and ramps, clouds and a headlight beam that is broad compared with a cell leave
-   no residual. An object would darken its cells' means, so once something changed the gain is
-   re-estimated without the changed pixels, and the comparison repeated.
+   The background's cell means are kept and, while one learning rate applies, updated linearly
+   instead of recomputed. Exposure steps and ramps, clouds and a headlight beam that is broad
+   compared with a cell leave no residual. An object would darken its cells' means, so once a
+   region-sized change is seen the gain is re-estimated without the changed pixels, and the
+   comparison repeated.
 3. A pixel has changed when ``|frame - gain * background| > k * dev + floor``, where ``dev`` is
    a per-pixel running mean of the absolute residual. ``dev`` is learnt at every pixel, foreground
    included, so sensor noise, compression flicker and swaying foliage raise their own thresholds
@@ -36,14 +42,23 @@ How it works, and why
 4. Changed pixels are counted in 4x4 cells; cells with three or more form 8-connected regions
    (a row-run union-find over the few active cells), which absorbs speckle (rain, snow, noise)
    and bridges small gaps. Regions smaller than ``min_area`` are dropped; boxes are then tightened
-   to the changed pixels and mapped back to input pixels.
+   to the changed pixels and mapped back to input pixels. Speckle (rain, snow) still makes the odd
+   region, but in a new place each frame: consecutive changed frames only extend the
+   ``trigger_frames`` streak when a region has a quarter of its changed pixels changed in the
+   previous frame too, or is large and solid (four times ``min_area``, 40 % filled): a fast
+   vehicle can jump further than its own length between analysed frames, speckle never forms
+   such a region.
 5. A lighting event (median cell gain off by >10 %, or a large share of cells re-lit) folds the
    gain into the background, and for a second doubles the thresholds and learns fast (a moving
    light is only roughly a smooth gain; saturation and shadows need re-learning). A changed
    region that keeps the background's texture (high correlation) is light too, not an object.
    A change the gain model cannot explain that covers most of the scene (IR day/night switch,
    the camera moved) resets the background to the frame and ignores change for
-   ``_SETTLE_SECONDS``. All of these report ``lighting_change``.
+   ``_SETTLE_SECONDS``. A sudden contrast change (IR day/night: grey, washed out, another gamma)
+   is not a gain: dark things change far more than bright ones. When a new change comes with a
+   global mean shift, a robust line ``frame = a * background + b`` is fitted through the cell
+   means; if its slope is a contrast change and it explains three quarters of the changed pixels,
+   it is a lighting event too. All of these report ``lighting_change``.
 6. The background learns with time constants (not per-frame rates), so the analysis fps does not
    change behaviour: fast where nothing changed, slow under foreground so a parked car is absorbed
    in about a minute rather than instantly.
@@ -81,7 +96,10 @@ _LOCAL_GAIN_SHARE = 0.3  # ... when this share of cells is
 _GLOBAL_CHANGE_SHARE = 0.35  # changed share of the frame that the gain model failed to explain ...
 _GLOBAL_CELL_SHARE = 0.7  # ... spread over at least this share of gain cells: reset
 _TONE_EVENT = 0.15  # |ln slope| of the cells' tone line that counts as a contrast change ...
+_TONE_MEAN_SHIFT = 0.03  # ... tried only when a new change came with this global mean shift
 _TONE_SPREAD = 2.0  # ... when the cell means spread (std, grey levels) at least this much
+_SOLID_REGION = 4  # times min_area: a region this large ...
+_SOLID_DENSITY = 0.4  # ... and this filled counts at once, without persistence
 _PERSIST_SHARE = 0.25  # share of a region's changed pixels also changed in the previous frame
 _GAIN_LO = math.exp(-_GAIN_EVENT)  # every cell gain within these: no lighting event possible
 _GAIN_HI = math.exp(_GAIN_EVENT)
@@ -319,6 +337,9 @@ class _Buffers:
         self.residual = np.empty((h, w), np.float32)
         self.scratch = np.empty((h, w), np.float32)
         self.changed = np.empty((h, w), np.bool_)
+        self.tone_expected = np.empty((h, w), np.float32)  # the same under a global tone line
+        self.tone_residual = np.empty((h, w), np.float32)
+        self.tone_changed = np.empty((h, w), np.bool_)
         self.stack = np.empty((3, h, w), np.float32)  # keep mask, frame and background under it
         # constants as arrays: numpy's minimum against a full array is 3x faster than a scalar
         self.dev_cap = np.full((h, w), _DEV_CAP, np.float32)
@@ -427,13 +448,20 @@ class MotionDetector:
             changed = self._compare(frame, bg, gain, float(gain.max()), threshold, buf)
             n_changed = int(np.count_nonzero(changed))
         calibrating = self._learnt < _CALIBRATION_FRAMES or timestamp < self._settle_until
-        if n_changed >= grid.min_pixels and not lighting and not calibrating:
-            # a contrast change (IR switch, gamma) moves dark and bright cells differently: a
-            # gain field leaves dark objects behind, a global tone line explains them
+        if (
+            n_changed >= grid.min_pixels
+            and not (lighting or calibrating or self._streak)
+            and abs(float(f_cells.mean()) / float(b_cells.mean()) - 1.0) > _TONE_MEAN_SHIFT
+        ):
+            # a sudden contrast change (IR switch, gamma) moves dark and bright cells differently:
+            # a gain field leaves dark objects behind, a global tone line explains them
             tone = _tone_line(f_cells, b_cells)
             if tone is not None:
                 n_toned = self._compare_tone(frame, bg, tone, threshold, buf)
-                if n_toned * 4 <= n_changed:
+                if n_toned * 4 <= n_changed:  # the line explains the change: adopt its results
+                    buf.expected, buf.tone_expected = buf.tone_expected, buf.expected
+                    buf.residual, buf.tone_residual = buf.tone_residual, buf.residual
+                    buf.changed, buf.tone_changed = buf.tone_changed, buf.changed
                     self._lit_until = timestamp + _LIGHTING_HOLD_SECONDS
                     lighting = True
                     changed = buf.changed
@@ -536,16 +564,15 @@ class MotionDetector:
     ) -> int:
         """`_compare` under a global tone line, with the doubled thresholds of a lighting event.
 
-        Fills `buf.expected`, `buf.residual` and `buf.changed`; returns the changed count.
+        Fills the `buf.tone_*` arrays; returns the changed count.
         """
         slope, offset = tone
-        expected = np.multiply(bg, np.float32(slope), out=buf.expected)
+        expected = np.multiply(bg, np.float32(slope), out=buf.tone_expected)
         expected += np.float32(offset)
         np.clip(expected, np.float32(0.0), np.float32(255.0), out=expected)
-        residual = np.subtract(frame, expected, out=buf.residual)
+        residual = np.subtract(frame, expected, out=buf.tone_residual)
         np.abs(residual, out=residual)
-        threshold += threshold
-        changed = np.greater(residual, threshold, out=buf.changed)
+        changed = np.greater(residual, threshold + threshold, out=buf.tone_changed)
         return int(np.count_nonzero(changed))
 
     def _gain_without(
@@ -620,9 +647,18 @@ class MotionDetector:
             y = grid.y_edges[top]
             boxes.append((x, y, grid.x_edges[right] - x, grid.y_edges[bottom] - y))
             total += float(area[root])
-            if previous is not None and not self._persists:
-                again = np.count_nonzero(sub & previous[y0:y1, x0:x1])
-                self._persists = bool(again >= _PERSIST_SHARE * np.count_nonzero(sub))
+            if not self._persists:
+                pixels = np.count_nonzero(sub)
+                # A large, solid region is an object however fast it moves (a motorbike can
+                # jump more than its own length between analysed frames); speckle never is.
+                solid = (
+                    pixels >= _SOLID_REGION * grid.min_pixels
+                    and pixels >= _SOLID_DENSITY * (bottom - top) * (right - left)
+                )
+                again = (
+                    np.count_nonzero(sub & previous[y0:y1, x0:x1]) if previous is not None else 0
+                )
+                self._persists = solid or bool(again >= _PERSIST_SHARE * pixels)
         boxes.sort(key=lambda b: b[2] * b[3], reverse=True)
         return min(1.0, total / max(grid.roi_pixels, 1)), boxes, relit
 
