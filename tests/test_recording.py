@@ -393,3 +393,36 @@ async def test_home_assistant_stop_commits_running_clip(
     await wait_until(lambda: len(finished) >= 1)
     assert Path(finished[0].data["path"]).is_file()
     assert not device.pipeline.reader.running
+
+
+async def test_media_browser_bad_identifiers(
+    hass: HomeAssistant, recording_station: tuple[MockConfigEntry, str, Any]
+) -> None:
+    """Unknown stations, folders too deep or outside the recordings, and non-media files."""
+    from homeassistant.components.media_player.errors import BrowseError
+
+    entry, _, device = recording_station
+    root = entry.runtime_data.settings.recordings_dir
+    (root / device.folder).mkdir(parents=True, exist_ok=True)
+    (root / device.folder / "notes.txt").write_text("not a recording")
+    base = f"{URI_SCHEME}{DOMAIN}"
+    for bad in (
+        f"{base}/not-a-station",
+        f"{base}/{entry.entry_id}/a/b/c",
+        f"{base}/{entry.entry_id}/..",
+        f"{base}/{entry.entry_id}/missing-camera",
+    ):
+        with pytest.raises(BrowseError):
+            await async_browse_media(hass, bad)
+    with pytest.raises(Unresolvable):
+        await async_resolve_media(hass, f"{base}/{entry.entry_id}/{device.folder}/notes.txt", None)
+    empty = await async_browse_media(hass, f"{base}/{entry.entry_id}/{device.folder}")
+    assert empty.children == []
+
+
+async def test_only_the_dashboard_offer_is_fixable(hass: HomeAssistant) -> None:
+    """Any other issue id has no fix flow."""
+    from custom_components.anninh.repairs import async_create_fix_flow
+
+    with pytest.raises(ValueError, match="camera_offline"):
+        await async_create_fix_flow(hass, "camera_offline_x", None)

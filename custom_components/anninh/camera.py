@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.camera import Camera, CameraEntityFeature
+from homeassistant.components.camera.webrtc import WebRTCAnswer, WebRTCError, WebRTCSendMessage
 from homeassistant.const import ATTR_LATITUDE, ATTR_LONGITUDE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .cameras import CameraDevice
 from .const import CONF_ADDRESS, CONF_DONOR_NAME
+from .engine.live import LiveError, is_relayable
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
+
+if TYPE_CHECKING:
+    from webrtc_models import RTCIceCandidateInit
 
 PARALLEL_UPDATES = 0
 
@@ -28,7 +33,12 @@ async def async_setup_entry(
 
 
 class AnNinhCamera(AnNinhCameraEntity, Camera):
-    """The camera itself; the entity takes the device's name."""
+    """The camera itself; the entity takes the device's name.
+
+    Live view: native WebRTC (the main stream's own H.264 packets relayed by `LiveRelay`, no
+    go2rtc, no re-encoding) once the main stream is known to be H.264; HLS otherwise (MJPEG,
+    H.265, or before the camera has streamed).
+    """
 
     _attr_name = None
     _attr_supported_features = CameraEntityFeature.STREAM
@@ -37,6 +47,71 @@ class AnNinhCamera(AnNinhCameraEntity, Camera):
         """Both base classes need their own set-up."""
         AnNinhCameraEntity.__init__(self, device, "camera")
         Camera.__init__(self)
+        self._webrtc_sessions: set[str] = set()
+        self._supports_native_async_webrtc = self._webrtc_ok()
+
+    def _webrtc_ok(self) -> bool:
+        return is_relayable(self.device.main_stream_codec)
+
+    @callback
+    def _handle_device_update(self) -> None:
+        """Offer WebRTC exactly while the main stream is H.264 (the frontend asks per view)."""
+        native = self._webrtc_ok()
+        if native != self._supports_native_async_webrtc:
+            self._supports_native_async_webrtc = native
+            self._invalidate_camera_capabilities_cache()
+            self.hass.async_create_task(self.async_refresh_providers(write_state=False))
+        super()._handle_device_update()
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Close this entity's live sessions."""
+        await super().async_will_remove_from_hass()
+        live = self.device.live
+        for session_id in list(self._webrtc_sessions):
+            if live is not None:
+                await live.close_session(session_id)
+        self._webrtc_sessions.clear()
+
+    async def async_handle_async_webrtc_offer(
+        self, offer_sdp: str, session_id: str, send_message: WebRTCSendMessage
+    ) -> None:
+        """Answer a browser's offer with the relay's complete answer (no trickle needed)."""
+        if not self._supports_native_async_webrtc:
+            await super().async_handle_async_webrtc_offer(offer_sdp, session_id, send_message)
+            return
+        live = self.device.live
+        if live is None:
+            send_message(WebRTCError("webrtc_offer_failed", "The camera is not running"))
+            return
+        try:
+            answer = await live.answer(offer_sdp, session_id)
+        except LiveError as err:
+            send_message(WebRTCError(f"anninh_{err.reason}", str(err)))
+            return
+        self._webrtc_sessions.add(session_id)
+        send_message(WebRTCAnswer(answer))
+
+    async def async_on_webrtc_candidate(
+        self, session_id: str, candidate: RTCIceCandidateInit
+    ) -> None:
+        """A late browser candidate (the answer already carries ours)."""
+        if not self._supports_native_async_webrtc or session_id not in self._webrtc_sessions:
+            await super().async_on_webrtc_candidate(session_id, candidate)
+            return
+        if self.device.live is not None:
+            await self.device.live.add_candidate(
+                session_id, candidate.candidate, candidate.sdp_mid, candidate.sdp_m_line_index
+            )
+
+    @callback
+    def close_webrtc_session(self, session_id: str) -> None:
+        """The browser left (or the websocket closed): end the session."""
+        if session_id not in self._webrtc_sessions:
+            super().close_webrtc_session(session_id)
+            return
+        self._webrtc_sessions.discard(session_id)
+        if self.device.live is not None:
+            self.hass.async_create_task(self.device.live.close_session(session_id))
 
     @property
     def is_streaming(self) -> bool:

@@ -18,6 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .device import Device
+from .engine.live import LiveRelay
 from .engine.motion import MotionConfig
 from .engine.pipeline import CameraPipeline, MotionEvent
 from .engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Recorder, Trigger
@@ -57,6 +58,7 @@ class CameraDevice(Device):
         self.pipeline: CameraPipeline | None = None
         self.recorder: Recorder | None = None
         self.main_reader: StreamReader | None = None  # only when a sub-stream is analysed
+        self.live: LiveRelay | None = None  # WebRTC viewers of the main stream
         self.last_clip: ClipInfo | None = None
         self._running = False
         self._repair_timer: CALLBACK_TYPE | None = None
@@ -71,6 +73,21 @@ class CameraDevice(Device):
     def folder(self) -> str:
         """The camera's folder under the recordings folder."""
         return slugify(self.config.name)
+
+    @property
+    def main_stream_reader(self) -> StreamReader:
+        """The reader of the main stream (the recorder's and live view's packets)."""
+        if self.main_reader is not None:
+            return self.main_reader
+        assert self.pipeline is not None
+        return self.pipeline.reader
+
+    @property
+    def main_stream_codec(self) -> str | None:
+        """The main stream's codec (FFmpeg name) once it has streamed, else None."""
+        if self.main_reader is not None:
+            return self.main_reader.health.codec
+        return self.health.codec
 
     async def async_start(self) -> None:
         """Start the recorder's buffer and the pipeline, each reader on its own thread."""
@@ -105,8 +122,11 @@ class CameraDevice(Device):
                 config.main_source,
                 name=f"{config.name} (main)",
                 on_packet=self.recorder.on_packet,
+                on_health=self._main_health_from_thread,
                 decode=False,
             )
+        self.live = LiveRelay(config.name, self.hass.loop)
+        self.main_stream_reader.add_packet_listener(self.live.on_packet)
         self._running = True
         self.pipeline.start()
         if self.main_reader is not None:
@@ -119,6 +139,8 @@ class CameraDevice(Device):
         self._cancel_repair()
         for issue_id in (offline_issue_id(self.subentry_id), storage_issue_id(self.subentry_id)):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        if self.live is not None:
+            await self.live.close()
         stoppers: list[Any] = [self.pipeline, self.main_reader, self.recorder]
         for stopper in stoppers:
             if stopper is not None:
@@ -147,6 +169,7 @@ class CameraDevice(Device):
             "decode_errors": health.decode_errors,
             "key_frames_only": health.key_frames_only,
             "main_stream_reader": self.main_reader is not None,
+            "live": self.live.stats() if self.live else None,
             "motion": self.motion.motion,
             "buffer_seconds": round(stats.seconds, 1) if stats else None,
             "buffer_bytes": stats.bytes if stats else None,
@@ -248,6 +271,14 @@ class CameraDevice(Device):
 
     def _health_from_thread(self, health: StreamHealth) -> None:
         self._to_loop(self._async_health, health)
+
+    def _main_health_from_thread(self, health: StreamHealth) -> None:
+        self._to_loop(self._async_main_health, health)
+
+    @callback
+    def _async_main_health(self, health: StreamHealth) -> None:
+        if self._running:
+            self.async_notify()  # the main stream's codec decides the live view's kind
 
     def _motion_from_thread(self, event: MotionEvent) -> None:
         self._to_loop(self._async_motion, event)

@@ -651,10 +651,9 @@ class MotionDetector:
                 pixels = np.count_nonzero(sub)
                 # A large, solid region is an object however fast it moves (a motorbike can
                 # jump more than its own length between analysed frames); speckle never is.
-                solid = (
-                    pixels >= _SOLID_REGION * grid.min_pixels
-                    and pixels >= _SOLID_DENSITY * (bottom - top) * (right - left)
-                )
+                solid = pixels >= _SOLID_REGION * grid.min_pixels and pixels >= _SOLID_DENSITY * (
+                    bottom - top
+                ) * (right - left)
                 again = (
                     np.count_nonzero(sub & previous[y0:y1, x0:x1]) if previous is not None else 0
                 )

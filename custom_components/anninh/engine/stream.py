@@ -11,8 +11,9 @@ daemon thread (the Home Assistant layer marshals them to the event loop):
   Frames in between are decoded (the codec needs them) and dropped without conversion.
 * `on_health(health)` with a `StreamHealth` snapshot whenever state or reason change.
 * `on_packet(packet)` with every demuxed video `av.Packet`, before decoding (for a recorder; keep
-  it cheap). With `decode=False` the reader only demuxes (a camera's main stream kept for
-  recording while its sub-stream is analysed): no decoder runs, and no frames or snapshots exist.
+  it cheap), then every listener added with `add_packet_listener` (e.g. live WebRTC viewers).
+  With `decode=False` the reader only demuxes (a camera's main stream kept for recording while
+  its sub-stream is analysed): no decoder runs, and no frames or snapshots exist.
 
 States (`StreamState`), and when the reader is in each:
 
@@ -307,6 +308,7 @@ class StreamReader:
         self._analysed = _Rate(stats_window)
         self._latest: av.VideoFrame | None = None
         self._jpeg_cache: tuple[int, int, bytes] | None = None
+        self._packet_listeners: tuple[Callable[[av.Packet], None], ...] = ()
         self._frame_serial = 0
         self._timeline = _Timeline()
         self._next_analysis = 0.0
@@ -355,6 +357,23 @@ class StreamReader:
             fps, byte_rate = self._packets.rates(now)
             analysis_fps, _ = self._analysed.rates(now)
             return replace(self._health, fps=fps, bitrate=byte_rate * 8, analysis_fps=analysis_fps)
+
+    def add_packet_listener(self, listener: Callable[[av.Packet], None]) -> Callable[[], None]:
+        """Also call `listener(packet)` for every demuxed packet (reader thread; keep it cheap).
+
+        Returns a function that removes the listener. Any thread.
+        """
+        with self._lock:
+            self._packet_listeners = (*self._packet_listeners, listener)
+
+        def remove() -> None:
+            with self._lock:
+                listeners = list(self._packet_listeners)
+                if listener in listeners:
+                    listeners.remove(listener)
+                self._packet_listeners = tuple(listeners)
+
+        return remove
 
     def latest_frame(self) -> av.VideoFrame | None:
         """The most recently decoded frame (a key frame while decoding key frames only)."""
@@ -511,6 +530,8 @@ class StreamReader:
             self._packets.add(now, packet.size)
         if self.on_packet is not None:
             self.on_packet(packet)
+        for listener in self._packet_listeners:
+            listener(packet)
         if not self.decode:  # packets only (a recorder's main stream): no decoder at all
             session.last_decoded = now
             if not session.streamed:
