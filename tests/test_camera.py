@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.anninh.cameras import offline_issue_id
 from custom_components.anninh.const import DOMAIN, SUBENTRY_CAMERA
+from custom_components.anninh.engine.stream import StreamState
 
 from .conftest import camera_data, station_entry, subentry, wait_until
 from .media import make_h264_file
@@ -195,3 +196,23 @@ async def test_wrong_password_repair(
     hass.config_entries.async_remove_subentry(entry, device.subentry_id)
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, offline_issue_id(device.subentry_id)) is None
+
+
+async def test_masks_and_zones(hass: HomeAssistant, media_dir: Path) -> None:
+    """A mask over the block's path, or a zone away from it, keeps motion off; none: on."""
+    video = make_h264_file(media_dir / "busy.mp4", seconds=3.0, fps=15)
+    cameras = [
+        camera_data(str(video), name="Không che"),
+        camera_data(str(video), name="Che giữa", motion_masks="0,30 100,30 100,70 0,70"),
+        camera_data(str(video), name="Chỉ góc trên", motion_zones="0,0 100,0 100,15 0,15"),
+    ]
+    entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, data) for data in cameras])
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    motion = {device.config.name: device for device in entry.runtime_data.devices.values()}
+    await wait_until(lambda: motion["Không che"].motion.motion)
+    await asyncio.sleep(1.0)
+    assert not motion["Che giữa"].motion.motion
+    assert not motion["Chỉ góc trên"].motion.motion
+    assert motion["Che giữa"].health.state is StreamState.STREAMING

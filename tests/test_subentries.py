@@ -455,3 +455,31 @@ async def test_remove_every_kind(
         assert device_registry.async_get_device(identifiers={(DOMAIN, subentry_id)}) is None
     assert not loaded_station.runtime_data.devices
     assert device_registry.async_get_device(identifiers={(DOMAIN, loaded_station.entry_id)})
+
+
+async def test_camera_motion_areas(
+    hass: HomeAssistant, empty_station: MockConfigEntry, video_file: Path
+) -> None:
+    """Zones and masks are checked as polygons in percent; good ones are kept as typed."""
+    result = await _start(hass, empty_station, SUBENTRY_CAMERA)
+    for bad in ("0,0 100,0", "0,0 100,0 x,y", "0,0 150,0 100,100"):
+        result = await _configure(
+            hass, result, _camera_input(str(video_file), motion_masks=bad), SUBENTRY_CAMERA
+        )
+        assert result["errors"] == {"motion_masks": "invalid_polygons"}
+    result = await _configure(
+        hass,
+        result,
+        _camera_input(
+            str(video_file),
+            motion_zones="0,40 100,40 100,100 0,100",
+            motion_masks="\n0,0 10,0 10,10\n",
+        ),
+        SUBENTRY_CAMERA,
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (camera,) = _subentries(empty_station, SUBENTRY_CAMERA)
+    assert camera.data["motion_masks"] == "0,0 10,0 10,10"
+    device = empty_station.runtime_data.devices[camera.subentry_id]
+    assert device.pipeline.detector.config.masks == [[(0.0, 0.0), (0.1, 0.0), (0.1, 0.1)]]
+    assert len(device.pipeline.detector.config.zones) == 1

@@ -25,7 +25,7 @@ from .engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Reco
 from .engine.source import StreamProblem
 from .engine.storage import Problem, RecordingError, slugify
 from .engine.stream import StreamHealth, StreamReader, StreamState
-from .models import CameraConfig, StationSettings
+from .models import CameraConfig, StationSettings, parse_polygons
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -112,7 +112,10 @@ class CameraDevice(Device):
         self.pipeline = CameraPipeline(
             config.analysis_source,
             name=config.name,
-            motion=MotionConfig(),
+            motion=MotionConfig(
+                zones=parse_polygons(config.motion_zones),
+                masks=parse_polygons(config.motion_masks),
+            ),
             on_health=self._health_from_thread,
             on_motion=self._motion_from_thread,
             on_packet=None if has_sub_stream else self.recorder.on_packet,

@@ -38,6 +38,8 @@ from .const import (
     CONF_LINKED_LOUDSPEAKERS,
     CONF_LOCAL_ONLY,
     CONF_LOCATION,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_ZONES,
     CONF_PRE_EVENT_SECONDS,
     CONF_PRIORITY,
     CONF_RECORDINGS_DIR,
@@ -72,6 +74,7 @@ from .engine.source import (
     StreamSource,
     probe,
 )
+from .models import parse_polygons
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ PASSWORD = selector.TextSelector(
 URL = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.URL))
 PHONE = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.TEL))
 LOCATION = selector.LocationSelector(selector.LocationSelectorConfig(radius=False))
+POLYGONS = selector.TextSelector(selector.TextSelectorConfig(multiline=True))
 
 
 def _number(minimum: int, maximum: int, unit: str, mode: str = "box") -> selector.NumberSelector:
@@ -368,6 +372,14 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
                     CONF_USERNAME, description={"suggested_value": defaults.get(CONF_USERNAME)}
                 ): TEXT,
                 vol.Optional(CONF_PASSWORD): PASSWORD,
+                vol.Optional(
+                    CONF_MOTION_ZONES,
+                    description={"suggested_value": defaults.get(CONF_MOTION_ZONES)},
+                ): POLYGONS,
+                vol.Optional(
+                    CONF_MOTION_MASKS,
+                    description={"suggested_value": defaults.get(CONF_MOTION_MASKS)},
+                ): POLYGONS,
             }
         )
 
@@ -375,8 +387,20 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
         self, user_input: dict[str, Any], current: Mapping[str, Any]
     ) -> dict[str, str]:
         """Normalise the input in place and probe the streams; errors by field."""
-        for key in (CONF_DONOR_NAME, CONF_DONOR_PHONE, CONF_STREAM_URL, CONF_SUB_STREAM_URL):
+        for key in (
+            CONF_DONOR_NAME,
+            CONF_DONOR_PHONE,
+            CONF_STREAM_URL,
+            CONF_SUB_STREAM_URL,
+            CONF_MOTION_ZONES,
+            CONF_MOTION_MASKS,
+        ):
             user_input[key] = str(user_input.get(key) or "").strip()
+        for key in (CONF_MOTION_ZONES, CONF_MOTION_MASKS):
+            try:
+                parse_polygons(user_input[key])
+            except ValueError:
+                return {key: "invalid_polygons"}
         username = str(user_input.get(CONF_USERNAME) or "").strip()
         # A blank password on reconfigure keeps the stored one.
         password = str(user_input.get(CONF_PASSWORD) or "") or current.get(CONF_PASSWORD, "")

@@ -30,6 +30,8 @@ CONF_DONOR_NAME: Final = "donor_name"
 CONF_DONOR_PHONE: Final = "donor_phone"
 CONF_STREAM_URL: Final = "stream_url"
 CONF_SUB_STREAM_URL: Final = "sub_stream_url"
+CONF_MOTION_ZONES: Final = "motion_zones"
+CONF_MOTION_MASKS: Final = "motion_masks"
 PROBE_TIMEOUT_SECONDS: Final = 10.0
 
 # Bell.

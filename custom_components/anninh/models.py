@@ -20,6 +20,8 @@ from .const import (
     CONF_LINKED_LOUDSPEAKERS,
     CONF_LOCAL_ONLY,
     CONF_LOCATION,
+    CONF_MOTION_MASKS,
+    CONF_MOTION_ZONES,
     CONF_PRE_EVENT_SECONDS,
     CONF_PRIORITY,
     CONF_RECORDINGS_DIR,
@@ -88,6 +90,29 @@ class DeviceConfig:
         }
 
 
+type Polygon = list[tuple[float, float]]
+
+
+def parse_polygons(text: str) -> list[Polygon]:
+    """Polygons typed one per line as `x,y` points in percent of the picture, e.g.
+    `0,0 100,0 100,20 0,20` (the top fifth). Raises ValueError naming the bad line."""
+    polygons: list[Polygon] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            points = [
+                (float(x) / 100, float(y) / 100)
+                for x, y in (point.split(",") for point in line.split())
+            ]
+        except ValueError as err:
+            raise ValueError(f"line {number}: points are x,y percentages") from err
+        if len(points) < 3 or not all(0 <= v <= 1 for point in points for v in point):
+            raise ValueError(f"line {number}: at least 3 points within 0-100")
+        polygons.append(points)
+    return polygons
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CameraConfig(DeviceConfig):
     """A donated camera."""
@@ -98,6 +123,8 @@ class CameraConfig(DeviceConfig):
     sub_stream_url: str
     username: str
     password: str
+    motion_zones: str
+    motion_masks: str
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> CameraConfig:
@@ -111,6 +138,8 @@ class CameraConfig(DeviceConfig):
             sub_stream_url=data.get(CONF_SUB_STREAM_URL, ""),
             username=data.get(CONF_USERNAME, ""),
             password=data.get(CONF_PASSWORD, ""),
+            motion_zones=data.get(CONF_MOTION_ZONES, ""),
+            motion_masks=data.get(CONF_MOTION_MASKS, ""),
         )
 
     @property
