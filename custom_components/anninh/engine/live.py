@@ -54,7 +54,7 @@ QUEUE_PACKETS = 300  # per viewer; beyond this the viewer skips to the next key 
 GOP_CACHE_BYTES = 8 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 _START_CODE = b"\x00\x00\x00\x01"
-_JUMP_BACK = 5 * VIDEO_CLOCK  # a step back larger than this (a loop, a reconnect) rebases
+_REORDER_FRAMES = 4  # a step back of more frames than this (a loop, a reset) rebases
 _JUMP_FORWARD = 10 * VIDEO_CLOCK
 
 
@@ -151,7 +151,12 @@ class _Clock:
             ticks = round(raw * time_base * VIDEO_CLOCK)  # type: ignore[operator]
             if self.offset is not None and self.last is not None and not new_stream:
                 candidate = ticks + self.offset
-                if self.last - _JUMP_BACK <= candidate <= self.last + _JUMP_FORWARD:
+                # Back by more than a few frames (B-frame reordering) is a loop or a reset.
+                if (
+                    self.last - _REORDER_FRAMES * self.step
+                    <= candidate
+                    <= self.last + _JUMP_FORWARD
+                ):
                     if candidate > self.last:
                         self.step = min(max(candidate - self.last, 1), VIDEO_CLOCK)
                     value = candidate
