@@ -1,12 +1,13 @@
 """Live view over WebRTC without re-encoding: the camera's own H.264 packets, relayed with aiortc.
 
 `LiveRelay(name, loop)` is one camera's relay. Its `on_packet(packet)` is a reader packet listener
-(`StreamReader.add_packet_listener`; reader thread): it copies each H.264 packet as Annex B (MP4
-files and some cameras give AVCC length-prefixed NAL units; key frames without in-band SPS/PPS get
-the stream's parameter sets prepended, so a browser can start on any key frame), stamps it on a
-90 kHz clock that only rises (continuous across file loops and reconnects) and keeps the current
-GOP (at most `GOP_CACHE_BYTES`). Only while viewers are connected does a packet cross to the event
-loop (one `call_soon_threadsafe` per packet and camera, then fanned out to the viewers).
+(`StreamReader.add_packet_listener`; reader thread): it stamps each H.264 packet on a 90 kHz clock
+that only rises (continuous across file loops and reconnects) and keeps the current GOP as packet
+references (at most `GOP_CACHE_BYTES`; no copy). Only while viewers are connected is a packet
+copied as Annex B (MP4 files and some cameras give AVCC length-prefixed NAL units; key frames
+without in-band SPS/PPS get the stream's parameter sets prepended, so a browser can start on any
+key frame) and handed to the event loop (one `call_soon_threadsafe` per packet and camera, then
+fanned out to the viewers): an unwatched camera costs next to nothing.
 
 `await relay.answer(offer_sdp, session_id)` returns the SDP answer of a new viewer session: an
 `RTCPeerConnection` with no ICE servers at all (aiortc's default is a public STUN server; host
@@ -148,7 +149,7 @@ class _Clock:
         else:
             value = None
         if value is None:
-            ticks = round(raw * time_base * VIDEO_CLOCK)  # type: ignore[operator]
+            ticks = round(raw * float(time_base) * VIDEO_CLOCK)  # type: ignore[operator]
             if self.offset is not None and self.last is not None and not new_stream:
                 candidate = ticks + self.offset
                 # Back by more than a few frames (B-frame reordering) is a loop or a reset.
@@ -261,7 +262,9 @@ class LiveRelay:
         self._stream: Any = None
         self._format: _H264Format | None = None
         self._clock = _Clock()
-        self._gop: list[LivePacket] | None = None
+        # The current GOP as the reader gave it (packet references: no copy, no conversion),
+        # so a viewer can start at once; converted only when someone watches.
+        self._gop: list[tuple[av.Packet, bool, int]] | None = None
         self._gop_bytes = 0
         self._tracks: tuple[PacketTrack, ...] = ()  # attached tracks (event loop writes)
         self._sessions: dict[str, _Session] = {}
@@ -277,7 +280,7 @@ class LiveRelay:
         except Exception:  # never break the reader (and the recorder behind it)
             _LOGGER.exception("Camera %s: live relay could not take a packet", self.name)
             return
-        if item is not None and self._tracks:
+        if item is not None:
             with contextlib.suppress(RuntimeError):  # event loop closed
                 self._loop.call_soon_threadsafe(self._fan_out, item)
 
@@ -294,16 +297,17 @@ class LiveRelay:
             if self._format is None or packet.size == 0:
                 return None
             key = bool(packet.is_keyframe)
-            data = self._format.convert(bytes(packet), key)
-            item = LivePacket(data, key, self._clock.map(packet, new_stream))
+            ticks = self._clock.map(packet, new_stream)
             if key:
-                self._gop, self._gop_bytes = [item], len(data)
+                self._gop, self._gop_bytes = [(packet, key, ticks)], packet.size
             elif self._gop is not None:
-                self._gop.append(item)
-                self._gop_bytes += len(data)
+                self._gop.append((packet, key, ticks))
+                self._gop_bytes += packet.size
                 if self._gop_bytes > GOP_CACHE_BYTES:
                     self._gop, self._gop_bytes = None, 0
-            return item
+            if not self._tracks:
+                return None  # nobody watching: no copy, no conversion
+            return LivePacket(self._format.convert(bytes(packet), key), key, ticks)
 
     # ------------------------------------------------------------------ event loop side
     def _fan_out(self, item: LivePacket) -> None:
@@ -311,10 +315,15 @@ class LiveRelay:
             track.push(item)
 
     def _attach(self, track: PacketTrack) -> None:
+        # Under the lock, so that every packet after the GOP taken here reaches the track (its
+        # fan-out runs on this loop after this call): no gap between backlog and live packets.
         with self._lock:
-            backlog = list(self._gop or ())
-        track.start_from(backlog)
-        self._tracks = (*self._tracks, track)
+            fmt, gop = self._format, list(self._gop or ())
+            self._tracks = (*self._tracks, track)
+        if fmt is not None:
+            track.start_from(
+                [LivePacket(fmt.convert(bytes(p), key), key, ticks) for p, key, ticks in gop]
+            )
 
     def _detach(self, track: PacketTrack) -> None:
         self._tracks = tuple(t for t in self._tracks if t is not track)
