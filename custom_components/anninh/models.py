@@ -94,8 +94,11 @@ type Polygon = list[tuple[float, float]]
 
 
 def parse_polygons(text: str) -> list[Polygon]:
-    """Polygons typed one per line as `x,y` points in percent of the picture, e.g.
-    `0,0 100,0 100,20 0,20` (the top fifth). Raises ValueError naming the bad line."""
+    """Polygons typed one per line as `x,y` points in percent of the picture.
+
+    `0,0 100,0 100,20 0,20` is the top fifth. Returns 0-1 coordinates for `MotionConfig`;
+    raises ValueError naming the bad line.
+    """
     polygons: list[Polygon] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
