@@ -95,8 +95,15 @@ async def _pull(track: MediaStreamTrack, viewer: Viewer) -> None:
         viewer.ended.set()
 
 
-async def _offer(ws: MockHAClientWebSocket, entity_id: str, sdp: str) -> tuple[int, list[Any]]:
-    """Send an offer; the subscription id and the events up to the answer or error."""
+async def _offer(
+    ws: MockHAClientWebSocket, entity_id: str, sdp: str, early_candidate: bool = False
+) -> tuple[int, list[Any]]:
+    """Send an offer; the subscription id and the events up to the answer or error.
+
+    With `early_candidate`, one of the offer's candidates is also sent as soon as the session
+    id is known, before the answer (as browsers trickle theirs); its result is an event
+    `{"type": "candidate_result", "success": ...}`.
+    """
     await ws.send_json_auto_id(
         {"type": "camera/webrtc/offer", "entity_id": entity_id, "offer": sdp}
     )
@@ -104,15 +111,34 @@ async def _offer(ws: MockHAClientWebSocket, entity_id: str, sdp: str) -> tuple[i
     if not result.get("success", True):
         return result["id"], [result]
     events: list[Any] = []
+    candidate_id = None
     while True:
         message = await asyncio.wait_for(ws.receive_json(), 15)
+        if message.get("id") == candidate_id and message.get("type") == "result":
+            events.append({"type": "candidate_result", "success": message["success"]})
+            continue
         events.append(message["event"])
+        if message["event"]["type"] == "session" and early_candidate:
+            line = next(x for x in sdp.splitlines() if x.startswith("a=candidate"))
+            request = {
+                "type": "camera/webrtc/candidate",
+                "entity_id": entity_id,
+                "session_id": message["event"]["session_id"],
+                "candidate": {"candidate": line.removeprefix("a="), "sdpMLineIndex": 0},
+            }
+            await ws.send_json_auto_id(request)
+            candidate_id = request["id"]
         if message["event"]["type"] in ("answer", "error"):
+            if candidate_id is not None and not any(
+                e["type"] == "candidate_result" for e in events
+            ):
+                reply = await asyncio.wait_for(ws.receive_json(), 15)
+                events.append({"type": "candidate_result", "success": reply["success"]})
             return result["id"], events
 
 
 async def open_viewer(
-    hass_ws_client: WebSocketGenerator, entity_id: str
+    hass_ws_client: WebSocketGenerator, entity_id: str, early_candidate: bool = False
 ) -> tuple[Viewer | None, list[Any]]:
     """Negotiate through HA's websocket API; (viewer, events), viewer None on an error."""
     ws = await hass_ws_client()
@@ -133,12 +159,14 @@ async def open_viewer(
 
     await pc.setLocalDescription(await pc.createOffer())
     assert_loopback_only(pc.localDescription.sdp)
-    viewer.subscription, events = await _offer(ws, entity_id, pc.localDescription.sdp)
+    viewer.subscription, events = await _offer(
+        ws, entity_id, pc.localDescription.sdp, early_candidate
+    )
     last = events[-1]
     if last.get("type") != "answer":
         await pc.close()
         return None, events
-    viewer.session_id = events[0]["session_id"]
+    viewer.session_id = next(e["session_id"] for e in events if e["type"] == "session")
     viewer.answer = last["answer"]
     assert_loopback_only(viewer.answer)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=viewer.answer, type="answer"))
@@ -310,16 +338,56 @@ def _make_mjpeg_file(path: Path, seconds: float = 3.0, fps: int = 10) -> Path:
     return path
 
 
-async def test_non_h264_camera_keeps_hls(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, media_dir: Path
+async def test_mjpeg_camera_plays_over_webrtc(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    media_dir: Path,
+    cleanup: list[Viewer],
 ) -> None:
-    """An MJPEG camera cannot be relayed: HLS only, and a WebRTC offer is refused."""
+    """An MJPEG camera is offered as WebRTC too: re-encoded to H.264 while someone watches."""
     video = _make_mjpeg_file(media_dir / "old.avi")
     entry, entity_id = await _station(hass, media_dir, str(video))
     await wait_until(lambda: hass.states.get(entity_id).state == "streaming", 15)  # type: ignore[union-attr]
-    assert _relay(entry).codec == "mjpeg"
-    assert await _stream_types(hass_ws_client, entity_id) == ["hls"]
-    ws = await hass_ws_client()
-    _sub, events = await _offer(ws, entity_id, "v=0\r\n")
-    assert events[-1]["success"] is False
-    assert events[-1]["error"]["code"] == "webrtc_offer_failed"
+    relay = _relay(entry)
+    await wait_until(lambda: relay.codec == "mjpeg", 15)
+    assert await _stream_types(hass_ws_client, entity_id) == ["web_rtc"]
+    viewer, events = await open_viewer(hass_ws_client, entity_id)
+    assert viewer is not None, events
+    cleanup.append(viewer)
+    assert (await viewer.first_frame())[1:] == (320, 180)
+    await asyncio.sleep(1.0)
+    assert len(viewer.frames) >= 7  # 10 fps
+    assert relay.stats()["modes"] == ["transcode"]
+
+
+async def test_b_frame_camera_is_reencoded_and_candidates_may_come_early(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    media_dir: Path,
+    cleanup: list[Viewer],
+) -> None:
+    """Main profile with B-frames plays at its full rate; a candidate sent before the answer
+    (as browsers trickle them) is accepted."""
+    video = make_h264_file(
+        media_dir / "household.mp4",
+        width=640,
+        height=360,
+        fps=15,
+        seconds=3.0,
+        b_frames=2,
+        profile="main",
+    )
+    entry, entity_id = await _h264_station(hass, hass_ws_client, media_dir, str(video))
+    relay = _relay(entry)
+    await wait_until(lambda: relay.reorders, 10)
+    viewer, events = await open_viewer(hass_ws_client, entity_id, early_candidate=True)
+    assert viewer is not None, events
+    cleanup.append(viewer)
+    candidate_results = [e for e in events if e.get("type") == "candidate_result"]
+    assert candidate_results == [{"type": "candidate_result", "success": True}], events
+    _at, width, height = await viewer.first_frame()
+    assert (width, height) == (640, 360)
+    count = len(viewer.frames)
+    await asyncio.sleep(2.0)
+    assert len(viewer.frames) - count >= 0.9 * 15 * 2.0
+    assert relay.stats()["modes"] == ["transcode"]

@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .cameras import CameraDevice
 from .const import CONF_ADDRESS, CONF_DONOR_NAME
-from .engine.live import LiveError, is_relayable
+from .engine.live import LiveError
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
@@ -35,9 +35,9 @@ async def async_setup_entry(
 class AnNinhCamera(AnNinhCameraEntity, Camera):
     """The camera itself; the entity takes the device's name.
 
-    Live view: native WebRTC (the main stream's own H.264 packets relayed by `LiveRelay`, no
-    go2rtc, no re-encoding) once the main stream is known to be H.264; HLS otherwise (MJPEG,
-    H.265, or before the camera has streamed).
+    Live view is native WebRTC for every camera (`LiveRelay`, no go2rtc): H.264 without B-frames
+    is relayed as it is; B-frames, H.265 and MJPEG are re-encoded while someone watches. HLS
+    (`stream_source`) stays for HA's own stream uses (recording to a file, casting).
     """
 
     _attr_name = None
@@ -48,20 +48,6 @@ class AnNinhCamera(AnNinhCameraEntity, Camera):
         AnNinhCameraEntity.__init__(self, device, "camera")
         Camera.__init__(self)
         self._webrtc_sessions: set[str] = set()
-        self._supports_native_async_webrtc = self._webrtc_ok()
-
-    def _webrtc_ok(self) -> bool:
-        return is_relayable(self.device.main_stream_codec)
-
-    @callback
-    def _handle_device_update(self) -> None:
-        """Offer WebRTC exactly while the main stream is H.264 (the frontend asks per view)."""
-        native = self._webrtc_ok()
-        if native != self._supports_native_async_webrtc:
-            self._supports_native_async_webrtc = native
-            self._invalidate_camera_capabilities_cache()
-            self.hass.async_create_task(self.async_refresh_providers(write_state=False))
-        super()._handle_device_update()
 
     async def async_will_remove_from_hass(self) -> None:
         """Close this entity's live sessions."""
@@ -76,26 +62,25 @@ class AnNinhCamera(AnNinhCameraEntity, Camera):
         self, offer_sdp: str, session_id: str, send_message: WebRTCSendMessage
     ) -> None:
         """Answer a browser's offer with the relay's complete answer (no trickle needed)."""
-        if not self._supports_native_async_webrtc:
-            await super().async_handle_async_webrtc_offer(offer_sdp, session_id, send_message)
-            return
         live = self.device.live
         if live is None:
             send_message(WebRTCError("webrtc_offer_failed", "The camera is not running"))
             return
+        # Known before the answer: the browser trickles its candidates while we negotiate.
+        self._webrtc_sessions.add(session_id)
         try:
             answer = await live.answer(offer_sdp, session_id)
         except LiveError as err:
+            self._webrtc_sessions.discard(session_id)
             send_message(WebRTCError(f"anninh_{err.reason}", str(err)))
             return
-        self._webrtc_sessions.add(session_id)
         send_message(WebRTCAnswer(answer))
 
     async def async_on_webrtc_candidate(
         self, session_id: str, candidate: RTCIceCandidateInit
     ) -> None:
-        """A late browser candidate (the answer already carries ours)."""
-        if not self._supports_native_async_webrtc or session_id not in self._webrtc_sessions:
+        """A browser candidate (the answer already carries ours); early ones are kept."""
+        if session_id not in self._webrtc_sessions:
             await super().async_on_webrtc_candidate(session_id, candidate)
             return
         if self.device.live is not None:

@@ -82,13 +82,6 @@ class CameraDevice(Device):
         assert self.pipeline is not None
         return self.pipeline.reader
 
-    @property
-    def main_stream_codec(self) -> str | None:
-        """The main stream's codec (FFmpeg name) once it has streamed, else None."""
-        if self.main_reader is not None:
-            return self.main_reader.health.codec
-        return self.health.codec
-
     async def async_start(self) -> None:
         """Start the recorder's buffer and the pipeline, each reader on its own thread."""
         config = self.config
@@ -125,7 +118,6 @@ class CameraDevice(Device):
                 config.main_source,
                 name=f"{config.name} (main)",
                 on_packet=self.recorder.on_packet,
-                on_health=self._main_health_from_thread,
                 decode=False,
             )
         self.live = LiveRelay(config.name, self.hass.loop)
@@ -274,14 +266,6 @@ class CameraDevice(Device):
 
     def _health_from_thread(self, health: StreamHealth) -> None:
         self._to_loop(self._async_health, health)
-
-    def _main_health_from_thread(self, health: StreamHealth) -> None:
-        self._to_loop(self._async_main_health, health)
-
-    @callback
-    def _async_main_health(self, health: StreamHealth) -> None:
-        if self._running:
-            self.async_notify()  # the main stream's codec decides the live view's kind
 
     def _motion_from_thread(self, event: MotionEvent) -> None:
         self._to_loop(self._async_motion, event)

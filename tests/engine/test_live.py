@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from custom_components.anninh.engine.live import (
     VIDEO_CLOCK,
     LiveError,
+    LiveMode,
     LivePacket,
     LiveRelay,
     PacketTrack,
     _annexb_nal_types,
     _Clock,
     _H264Format,
+    _ReorderWatch,
+    answer_profile,
+    baseline_profile,
+    narrow_offer,
 )
 from tests.media import make_h264_file
 
@@ -85,13 +94,265 @@ async def test_slow_viewer_skips_to_next_key_frame() -> None:
         await track.recv()
 
 
-async def test_relay_refuses_before_h264() -> None:
-    """No session before the main stream is known to be H.264; closed relays refuse too."""
+async def test_relay_refuses_before_streaming() -> None:
+    """No session before the camera has streamed; closed relays refuse too."""
     relay = LiveRelay("cam", asyncio.get_running_loop())
     with pytest.raises(LiveError) as err:
         await relay.answer("v=0\r\n")
-    assert err.value.reason == "not_h264"
+    assert err.value.reason == "not_streaming"
     await relay.close()
     with pytest.raises(LiveError) as err:
         await relay.answer("v=0\r\n")
     assert err.value.reason == "closed"
+
+
+# A Chromium 156 offer (payload types, profiles and feedback as Chromium lists them).
+CHROMIUM_OFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- 1 2 IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0 1",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+        "a=mid:0",
+        "a=recvonly",
+        "a=rtpmap:111 opus/48000/2",
+        "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 108 109 112 113",
+        "a=mid:1",
+        "a=recvonly",
+        "a=rtpmap:96 VP8/90000",
+        "a=rtcp-fb:96 nack pli",
+        "a=rtpmap:97 rtx/90000",
+        "a=fmtp:97 apt=96",
+        "a=rtpmap:102 H264/90000",
+        "a=rtcp-fb:102 nack pli",
+        "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f",
+        "a=rtpmap:103 rtx/90000",
+        "a=fmtp:103 apt=102",
+        "a=rtpmap:104 H264/90000",
+        "a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f",
+        "a=rtpmap:105 H264/90000",
+        "a=rtcp-fb:105 nack pli",
+        "a=fmtp:105 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        "a=rtpmap:108 H264/90000",
+        "a=rtcp-fb:108 nack pli",
+        "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f",
+        "a=rtpmap:109 rtx/90000",
+        "a=fmtp:109 apt=108",
+        "a=rtpmap:112 H264/90000",
+        "a=fmtp:112 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f",
+        "a=rtpmap:113 rtx/90000",
+        "a=fmtp:113 apt=112",
+        "",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("stream_profile", "payload_type"),
+    [("4d4028", 108), ("640032", 112), ("42c01e", 105), ("42001e", 102)],
+)
+def test_offer_narrowed_to_the_streams_profile(stream_profile: str, payload_type: int) -> None:
+    """Main goes out on the browser's Main payload type, High on High, baseline on baseline."""
+    narrowed = narrow_offer(CHROMIUM_OFFER, stream_profile)
+    assert narrowed is not None
+    sdp, chosen = narrowed
+    assert chosen == payload_type
+    video = sdp[sdp.index("m=video") :]
+    assert video.splitlines()[0] == f"m=video 9 UDP/TLS/RTP/SAVPF {payload_type}"
+    payloads = {int(x.split(":")[1].split()[0]) for x in video.splitlines() if ":" in x[:9]}
+    assert payloads <= {payload_type, 1}  # only the chosen one ("a=mid:1" aside)
+    assert f"a=fmtp:{payload_type} level-asymmetry-allowed=1;packetization-mode=1;" in video
+    assert "profile-level-id=42e01f" in video  # what aiortc itself accepts
+    assert "m=audio 9 UDP/TLS/RTP/SAVPF 111" in sdp  # other sections untouched
+
+    answer = f"m=video 9 X {chosen}\r\na=fmtp:{chosen} packetization-mode=1;profile-level-id=42e01f"
+    assert answer_profile(answer, chosen, stream_profile).endswith(stream_profile)
+
+
+def test_offer_without_that_profile_or_h264() -> None:
+    """No payload type for the profile (or no H.264 at all): None."""
+    assert narrow_offer(CHROMIUM_OFFER, "f40032") is None  # High 4:4:4 is not offered
+    vp8_only = CHROMIUM_OFFER.replace("H264", "H265")
+    assert narrow_offer(vp8_only, "42e01f") is None
+    assert narrow_offer("v=0\r\n", "42e01f") is None
+
+
+def test_baseline_level_covers_the_picture() -> None:
+    """The level claimed for a re-encoded stream covers its size and rate."""
+    assert baseline_profile(640, 360, 15) == "42e01f"
+    assert baseline_profile(1280, 720, 30) == "42e01f"
+    assert baseline_profile(1920, 1080, 25) == "42e028"
+    assert baseline_profile(1920, 1080, 60) == "42e02a"
+
+
+@pytest.mark.parametrize(("b_frames", "reordered"), [(0, False), (2, True)])
+def test_b_frames_are_seen(tmp_path: Path, b_frames: int, reordered: bool) -> None:
+    """Frames shown before the frame decoded just before them are B-frames; loops are not."""
+    path = make_h264_file(tmp_path / "b.mp4", profile="main", b_frames=b_frames, seconds=1.0)
+    packets, _ = _packets(path)
+    watch = _ReorderWatch()
+    seen = [watch.reordered(p, new_stream=i == 0) for i, p in enumerate(packets)]
+    assert any(seen) is reordered
+    # A loop (back to the start, a key frame) is not reordering, nor a reset far back.
+    assert watch.reordered(packets[0], new_stream=False) is False
+    assert watch.reordered(packets[-1], new_stream=False) is False  # forward again
+    assert watch.reordered(packets[len(packets) // 2], new_stream=False) is False
+
+
+def test_profile_from_avcc_and_in_band_sps(tmp_path: Path) -> None:
+    """The stream's profile-level-id comes from avcC, or from the first key frame's SPS."""
+    _, extradata = _packets(make_h264_file(tmp_path / "p.mp4", profile="main", seconds=0.5))
+    assert _H264Format(extradata).profile_level_id == extradata[1:4].hex()
+    assert extradata[1] == 0x4D  # Main
+    in_band = _H264Format(None)
+    assert in_band.profile_level_id is None
+    sps_pps = _H264Format(extradata).parameter_sets
+    in_band.convert(sps_pps + b"\x00\x00\x00\x01\x65\x88", key=True)
+    assert in_band.profile_level_id == extradata[1:4].hex()
+
+
+async def _watch(relay: LiveRelay, path: Path) -> dict[str, object]:
+    """Feed `path` at its own rate to `relay`, watch it with a real aiortc peer; what it saw."""
+    loop = asyncio.get_running_loop()
+    stop = False
+
+    def feed() -> None:
+        while not stop:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                rate = float(stream.average_rate or 15)
+                start = time.monotonic()
+                for count, packet in enumerate(container.demux(stream), 1):
+                    if stop:
+                        return
+                    relay.on_packet(packet)
+                    time.sleep(max(0.0, start + count / rate - time.monotonic()))
+
+    feeding = loop.run_in_executor(None, feed)
+    frames: list[tuple[float, int, int]] = []
+    try:
+        return await _view(relay, frames)
+    finally:
+        stop = True
+        await feeding
+
+
+async def _view(relay: LiveRelay, frames: list[tuple[float, int, int]]) -> dict[str, object]:
+    from unittest.mock import patch
+
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    seconds = 3.0
+    with patch("aioice.ice.get_host_addresses", return_value=["127.0.0.1"]):
+        await asyncio.sleep(0.8)  # a GOP in hand, reordering seen
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+
+        async def pull(track: MediaStreamTrack) -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await track.recv()
+                    frames.append((time.monotonic(), frame.width, frame.height))
+
+        pc.on("track", lambda track: asyncio.ensure_future(pull(track)))
+        await pc.setLocalDescription(await pc.createOffer())
+        started = time.monotonic()
+        answer = await relay.answer(pc.localDescription.sdp, "viewer")
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        await asyncio.sleep(seconds)
+        stats = relay.stats()
+        await relay.close()
+        await pc.close()
+    return {
+        "answer": answer,
+        "stats": stats,
+        "first": frames[0][0] - started if frames else None,
+        "frames": frames,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [("baseline", LiveMode.RELAY), ("b_frames", LiveMode.TRANSCODE), ("mjpeg", LiveMode.TRANSCODE)],
+)
+async def test_every_kind_of_camera_plays(
+    tmp_path: Path, kind: str, mode: LiveMode, socket_enabled: None
+) -> None:
+    """Relayed or re-encoded, a real peer decodes nearly every frame from within a second."""
+    fps, seconds = 15, 3.0
+    if kind == "mjpeg":
+        path = _mjpeg_file(tmp_path / "old.avi", fps=fps)
+    else:
+        path = make_h264_file(
+            tmp_path / f"{kind}.mp4",
+            width=640,
+            height=360,
+            fps=fps,
+            seconds=2.0,
+            profile="main" if kind == "b_frames" else "baseline",
+            b_frames=2 if kind == "b_frames" else 0,
+        )
+    relay = LiveRelay("cam", asyncio.get_running_loop())
+    seen = await _watch(relay, path)
+    stats = seen["stats"]
+    assert isinstance(stats, dict)
+    assert stats["modes"] == [mode.value], stats
+    assert stats["b_frames"] is (kind == "b_frames")
+    frames = seen["frames"]
+    assert isinstance(frames, list)
+    first = seen["first"]
+    assert isinstance(first, float)
+    assert first <= 1.0
+    assert len(frames) >= 0.9 * fps * (seconds - first), (len(frames), first)
+    assert {(w, h) for _, w, h in frames} == ({(320, 180)} if kind == "mjpeg" else {(640, 360)})
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
+    assert max(gaps) < 0.5
+    if mode is LiveMode.TRANSCODE:
+        assert stats["transcoded_frames"] > 0
+        assert "profile-level-id=42e01f" in str(seen["answer"])
+        assert not relay.stats()["transcoding"]  # stopped with its last viewer
+
+
+def _mjpeg_file(path: Path, seconds: float = 2.0, fps: int = 15) -> Path:
+    with av.open(str(path), mode="w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuvj420p"
+        for i in range(round(seconds * fps)):
+            image = np.full((180, 320, 3), (i * 7) % 255, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+async def test_candidates_before_the_answer_are_kept(tmp_path: Path, socket_enabled: None) -> None:
+    """A browser's candidates that arrive while the answer is made are applied, not refused."""
+    relay = LiveRelay("cam", asyncio.get_running_loop())
+    path = make_h264_file(tmp_path / "c.mp4", seconds=0.5)
+    with av.open(str(path)) as container:
+        for packet in container.demux(container.streams.video[0]):
+            relay.on_packet(packet)
+    from unittest.mock import patch
+
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    loopback = patch("aioice.ice.get_host_addresses", return_value=["127.0.0.1"])
+    loopback.start()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    answering = asyncio.ensure_future(relay.answer(pc.localDescription.sdp, "early"))
+    await asyncio.sleep(0)  # the session exists, its offer not yet applied
+    assert relay.session_ids() == ["early"]
+    await relay.add_candidate("early", "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "1")
+    assert "a=fmtp:" in await answering
+    remote = relay._sessions["early"].pc.remoteDescription
+    assert remote is not None
+    await relay.close()
+    await pc.close()
+    loopback.stop()
