@@ -458,7 +458,7 @@ class _Transcoder:
         encoder.profile = "Baseline"  # x264's baseline is constrained baseline
         encoder.thread_count = 1
         encoder.options = {
-            "preset": "superfast",
+            "preset": "ultrafast",
             "tune": "zerolatency",
             "crf": "23",
             "maxrate": str(maxrate),
