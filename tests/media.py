@@ -67,6 +67,7 @@ def make_h264_file(
     noise: float = 0.0,
     seed: int = 0,
     b_frames: int = 0,
+    slices: int = 1,
 ) -> Path:
     """Write an H.264 MP4 of the test scene and return its path.
 
@@ -74,7 +75,9 @@ def make_h264_file(
     block crosses the frame during `motion_window` (default: the whole clip); see `block_box`.
     `bitrate` in bit/s selects ABR, else constant quality (CRF 23). `noise` adds per-frame
     Gaussian sensor noise of that standard deviation (seeded, so still deterministic).
-    `b_frames` > 0 (Main profile or higher) reorders frames as many real cameras do.
+    `b_frames` > 0 (Main profile or higher) reorders frames as many real cameras do. `slices`
+    per picture (one by default, whatever the machine's cores: encoder threads would otherwise
+    cut one slice per core); many cameras send several.
     """
     if width % 2 or height % 2:
         raise ValueError("width and height must be even for yuv420p")
@@ -96,7 +99,9 @@ def make_h264_file(
             "keyint_min": str(gop),
             "sc_threshold": "0",
             "bf": str(b_frames),
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0",
+            "x264-params": (
+                f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:slices={slices}:threads=1"
+            ),
         }
         if bitrate:
             stream.bit_rate = bitrate

@@ -188,9 +188,12 @@ def rtsp_camera(
         password: str | None = None,
         auth: str = "basic",
         path: str = "/cam",
+        parameter_sets_per_slice: bool = False,
     ) -> RtspCamera:
         args = ["--pattern"] if pattern else ["--file", str(file or test_video)]
         args += ["--path", path]
+        if parameter_sets_per_slice:
+            args.append("--parameter-sets-per-slice")
         if username is not None:
             args += ["--username", username, "--password", password or "", "--auth", auth]
         camera = RtspCamera(args, log_dir)

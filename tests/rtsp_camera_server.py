@@ -92,18 +92,28 @@ class LoopingMedia(GstRtspServer.RTSPMedia):
 
 
 def launch_line(args: argparse.Namespace) -> str:
+    # Parameter sets once per key-frame access unit, before its first slice (as the standard
+    # says); rtph264pay's own config-interval puts them before every IDR slice instead, which
+    # splits a multi-slice key frame into one "picture" per slice for FFmpeg: kept as an option,
+    # since a camera may send that too.
+    pay = (
+        "h264parse name=parse ! rtph264pay name=pay0 pt=96 config-interval=-1"
+        if args.parameter_sets_per_slice
+        else "h264parse name=parse config-interval=-1 "
+        "! video/x-h264,stream-format=byte-stream,alignment=au ! rtph264pay name=pay0 pt=96"
+    )
     if args.file:
         location = args.file.replace("\\", "\\\\").replace('"', '\\"')
         return (
             f'( filesrc location="{location}" ! qtdemux name=demux demux.video_0 ! queue name=q '
-            "! h264parse name=parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+            f"! {pay} )"
         )
     return (
         "( videotestsrc is-live=true pattern=ball "
         f"! video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1 "
         f"! x264enc tune=zerolatency sliced-threads=false speed-preset=ultrafast "
         f"key-int-max={args.fps} ! video/x-h264,profile=baseline "
-        "! h264parse name=parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        f"! {pay} )"
     )
 
 
@@ -141,6 +151,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=180)
     parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument(
+        "--parameter-sets-per-slice",
+        action="store_true",
+        help="SPS/PPS before every IDR slice (rtph264pay config-interval), not once per picture",
+    )
     args = parser.parse_args(argv)
 
     server = GstRtspServer.RTSPServer()

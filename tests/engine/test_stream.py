@@ -24,9 +24,9 @@ from custom_components.anninh.engine.stream import (
     _Timeline,
     luma_view,
 )
-from tests.media import BLOCK_LUMA, make_h264_file
+from tests.media import BLOCK_LUMA, background, make_h264_file
 
-FAST = Backoff(initial=0.1, factor=2.0, cap=0.4, jitter=0.0)
+FAST = Backoff(initial=0.1, factor=2.0, cap=0.4, jitter=0.0, auth_wait=0.4)
 
 
 class Recorder:
@@ -145,6 +145,71 @@ def test_reconnects_after_camera_killed_and_restarted(rtsp_camera, make_reader) 
         (StreamState.STREAMING, None),
     ]
     assert reader.health.reconnects == 1
+
+
+def test_flapping_camera_streams_again_within_15_s(rtsp_camera, make_reader) -> None:
+    """Short sessions do not leave the backoff at its cap: back within 15 s with real delays."""
+    camera = rtsp_camera(pattern=True)
+    reader, rec = make_reader(camera.url, backoff=Backoff(), stable_after=30.0)
+    for flap in range(3):  # up for a moment, then gone again: a flapping camera
+        rec.wait(lambda: reader.health.state is StreamState.STREAMING, timeout=20)
+        camera.kill()
+        rec.wait(lambda n=flap: reader.health.reconnects == n + 1, timeout=20)
+        camera.restart()
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING, timeout=20)
+    camera.kill()
+    time.sleep(8.0)  # long enough for the backoff to reach its cap
+    restarted = time.monotonic()
+    camera.restart()
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING, timeout=15.0)
+    print(f"flapping camera streaming again {time.monotonic() - restarted:.1f} s after restart")
+
+
+def test_callback_bug_is_logged_and_the_camera_keeps_streaming(
+    tmp_path: Path, make_reader, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A listener that raises is a bug: logged once with its traceback, the camera stays up."""
+
+    def broken_listener(packet: av.Packet) -> None:
+        raise RuntimeError("bug in a listener")
+
+    caplog.set_level(logging.ERROR)
+    reader, rec = make_reader(str(make_h264_file(tmp_path / "a.mp4", seconds=1.0)))
+    reader.add_packet_listener(broken_listener)
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING)
+    count = len(rec.frames)
+    rec.wait(lambda: len(rec.frames) > count + 5)
+    assert reader.health.state is StreamState.STREAMING
+    assert reader.health.reconnects == 0
+    bugs = [r for r in caplog.records if "broken_listener" in r.getMessage()]
+    assert len(bugs) == 1
+    assert bugs[0].exc_info is not None
+
+
+@pytest.mark.parametrize("per_slice", [False, True], ids=["conforming", "sps-per-slice"])
+def test_multi_slice_pictures_arrive_whole(
+    rtsp_camera, make_reader, tmp_path: Path, per_slice: bool
+) -> None:
+    """Four slices a picture over RTSP: whole, correct pictures for analysis and listeners.
+
+    Also when the camera repeats SPS/PPS before every slice of a key frame (FFmpeg then hands
+    each slice over as a packet of its own, and the reader joins them).
+    """
+    video = make_h264_file(
+        tmp_path / "sliced.mp4", width=320, height=240, seconds=2.0, slices=4, moving_block=False
+    )
+    camera = rtsp_camera(file=video, parameter_sets_per_slice=per_slice)
+    reader, rec = make_reader(camera.url, analysis_fps=15)
+    packets: list[tuple[int | None, bool]] = []
+    reader.add_packet_listener(lambda p: packets.append((p.pts, bool(p.is_keyframe))))
+    rec.wait(lambda: len(rec.frames) >= 40, timeout=20)  # past the first GOP
+    expected = np.array_split(background(320, 240).astype(np.float32), 4)
+    for luma, _, _ in rec.frames[-20:]:  # every slice decoded: each quarter is the scene's
+        for got, want in zip(np.array_split(luma.astype(np.float32), 4), expected, strict=True):
+            assert np.abs(got - want).mean() < 12
+    later = packets[len(packets) // 2 :]  # after the first key frame: one packet a picture
+    stamps = [pts for pts, _ in later if pts is not None]
+    assert len(stamps) == len(set(stamps)), later
 
 
 def test_outage_longer_than_grace_goes_offline(rtsp_camera, make_reader) -> None:
@@ -357,8 +422,8 @@ def test_wakes_mid_gop_from_packet_cue_with_catch_up(tmp_path: Path, make_reader
 def test_health_snapshot_and_helpers() -> None:
     assert Backoff().delay(1, lambda: 0.5) == 1.0
     assert Backoff().delay(3, lambda: 0.5) == 4.0
-    assert Backoff().delay(10, lambda: 0.5) == 30.0
-    assert Backoff().delay(10, lambda: 1.0) == pytest.approx(36.0)
+    assert Backoff().delay(10, lambda: 0.5) == 10.0
+    assert Backoff().delay(10, lambda: 1.0) == pytest.approx(12.0)  # back within 15 s
     assert Backoff().delay(1, lambda: 0.0) == pytest.approx(0.8)
     rate = _Rate(1.0)
     assert rate.rates(0.0) == (0.0, 0.0)

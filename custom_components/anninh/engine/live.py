@@ -588,6 +588,7 @@ class LiveRelay:
         self._transcode_frames = 0
         self._transcode_cpu = 0.0
         self._sessions: dict[str, _Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.codec: str | None = None
         self.reorders = False  # B-frames seen: relaying would play as a slideshow
@@ -805,7 +806,9 @@ class LiveRelay:
         session = self._sessions.get(session_id)
         if session is not None and session.pc.connectionState != "connected":
             _LOGGER.debug("Camera %s: live session %s never connected", self.name, session_id)
-            self._loop.create_task(self.close_session(session_id))
+            task = self._loop.create_task(self.close_session(session_id))
+            self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
+            task.add_done_callback(self._tasks.discard)
 
     async def add_candidate(
         self,

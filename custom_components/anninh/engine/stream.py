@@ -26,10 +26,17 @@ States (`StreamState`), and when the reader is in each:
   an outage outlasted `offline_after`, or the problem is one retrying will not fix soon
   (`invalid_auth`, `not_found`, `unsupported_stream`, `invalid_url`).
 
-Retries back off exponentially (`Backoff`: 1 s doubling to 30 s, +-20 % jitter); the first retry
-after a stream that was up for `stable_after` seconds is immediate; `invalid_auth` waits the full
-cap (cameras lock accounts after repeated failures). `reconnects` counts streams that ended
-unexpectedly and were retried.
+Retries back off exponentially (`Backoff`: 1 s doubling to 10 s, +-20 % jitter), so a camera that
+comes back streams again within about 15 s however long it was away; the first retry after a
+stream that was up for `stable_after` seconds is immediate, after a shorter one (a flapping camera)
+it waits 1 s: the backoff starts again from there, it does not stay at its cap. `invalid_auth`
+waits `auth_wait` (30 s: cameras lock accounts after repeated failures). `reconnects` counts
+streams that ended unexpectedly and were retried.
+
+Callbacks and listeners are the caller's code: an exception in one is logged as the bug it is
+(with its traceback, once per callback and connection) and the camera keeps streaming. An
+unexpected exception in the reader itself is logged the same way and retried like a decoding
+problem; only PyAV and OS errors are camera problems.
 
 Idle cameras: when `quiet()` (set by the motion layer) returns True after an analysed frame, the
 decoder is switched to key frames only (`skip_frame = NONKEY`); every decoded key frame is then
@@ -103,6 +110,7 @@ _LUMA_FIRST_FORMATS = frozenset(
     }
 )
 _MAX_CONSECUTIVE_DECODE_ERRORS = 30
+_SLICE_SCAN_BYTES = 4096  # parameter sets and SEI before the first slice fit in this
 _WAKE_FACTOR = 3.0  # non-key packet this many times the quiet baseline wakes full decoding
 _WAKE_MIN_BYTES = 150
 _WAKE_HOLD = 2.0  # seconds of full decoding after a wake before key frames only again
@@ -142,8 +150,9 @@ class Backoff:
 
     initial: float = 1.0
     factor: float = 2.0
-    cap: float = 30.0
+    cap: float = 10.0
     jitter: float = 0.2
+    auth_wait: float = 30.0  # at least this after a refused password
 
     def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after `failures` (>= 1) consecutive failed attempts."""
@@ -258,6 +267,7 @@ class _Session:
     decode_errors: int = 0
     consecutive_errors: int = 0
     last_decoded: float = field(default_factory=time.monotonic)
+    failed_callbacks: set[Callable[..., None]] = field(default_factory=set)
 
 
 class StreamReader:
@@ -427,7 +437,7 @@ class StreamReader:
                     break
                 now = time.monotonic()
                 if session is not None and session.streamed:
-                    failures = 0 if now - session.started >= self.stable_after else failures + 1
+                    failures = 0 if now - session.started >= self.stable_after else 1
                     if problem is None:  # a file that ended and is not looped
                         self._set_state(StreamState.OFFLINE, None)
                         break
@@ -449,7 +459,7 @@ class StreamReader:
                     continue
                 delay = self.backoff.delay(failures)
                 if problem is StreamProblem.INVALID_AUTH:
-                    delay = max(delay, self.backoff.cap)
+                    delay = max(delay, self.backoff.auth_wait)
                 _LOGGER.debug(
                     "Camera %s: retry %d in %.1f s (%s)", self.name, failures, delay, problem
                 )
@@ -470,10 +480,13 @@ class StreamReader:
             self._container = container
         try:
             problem = self._read(container, session)
-        except Exception as err:  # every PyAV/OS error is a reason to reconnect
+        except (av.FFmpegError, OSError) as err:  # the camera or the network: reconnect
             problem = classify_error(err)
             if not self._stop.is_set():
                 _LOGGER.debug("Camera %s: read failed: %r", self.name, err)
+        except Exception:  # a bug here, not the camera's fault: say so, and keep retrying
+            _LOGGER.exception("Camera %s: error in the stream reader (a bug)", self.name)
+            problem = StreamProblem.DECODE_ERROR
         finally:
             with self._lock:
                 self._container = None
@@ -501,6 +514,8 @@ class StreamReader:
         self._next_analysis = 0.0
         is_file = self.source.kind is SourceKind.FILE
         pacer = _Pacer(self._stop) if is_file else None
+        # MP4 samples are whole pictures; streams in Annex B may split them into slices.
+        joiner = _SliceJoiner() if ctx.name == "h264" and not is_file else None
         while True:
             for packet in container.demux(stream):
                 if self._stop.is_set():
@@ -511,7 +526,8 @@ class StreamReader:
                     continue
                 if pacer is not None and not pacer.wait(packet, stream):
                     return None
-                self._on_packet(ctx, packet, session, stream)
+                for unit in joiner.take(packet) if joiner is not None else (packet,):
+                    self._on_packet(ctx, unit, session, stream)
                 problem = self._check_stall(session)
                 if problem is not None:
                     return problem
@@ -529,9 +545,9 @@ class StreamReader:
         with self._lock:
             self._packets.add(now, packet.size)
         if self.on_packet is not None:
-            self.on_packet(packet)
+            self._call(session, self.on_packet, packet)
         for listener in self._packet_listeners:
-            listener(packet)
+            self._call(session, listener, packet)
         if not self.decode:  # packets only (a recorder's main stream): no decoder at all
             session.last_decoded = now
             if not session.streamed:
@@ -563,6 +579,19 @@ class StreamReader:
                     self._wake(ctx, session, stream)
                 return  # else the decoder would skip it anyway: save the call
         self._decode(ctx, packet, session, stream)
+
+    def _call(self, session: _Session, callback: Callable[..., None], *args: Any) -> None:
+        """Run a caller's callback; its exception is its bug (logged once a connection)."""
+        try:
+            callback(*args)
+        except Exception:
+            if callback not in session.failed_callbacks:
+                session.failed_callbacks.add(callback)
+                _LOGGER.exception(
+                    "Camera %s: error in %s (a bug; the camera keeps streaming)",
+                    self.name,
+                    getattr(callback, "__qualname__", repr(callback)),
+                )
 
     def _wake(self, ctx: Any, session: _Session, stream: Any) -> None:
         """Back to full decoding mid-GOP: re-decode from the last key frame."""
@@ -653,12 +682,64 @@ class StreamReader:
         with self._lock:
             self._analysed.add(mono)
         if self.on_analysis_frame is not None and not self._stop.is_set():
-            self.on_analysis_frame(luma_view(frame), timestamp, wall)
+            self._call(session, self.on_analysis_frame, luma_view(frame), timestamp, wall)
         if self.quiet is not None:
             quiet = bool(self.quiet())
             if quiet and (mono < self._hold_until or self._pframe_count < _WARM_PACKETS):
                 return  # just woken, or no quiet packet-size baseline yet
             self._set_skipping(ctx, quiet)
+
+
+def _continues_picture(packet: av.Packet) -> bool:
+    """Whether an Annex B H.264 packet is a later slice of a picture (first_mb_in_slice > 0)."""
+    head = bytes(memoryview(packet)[:_SLICE_SCAN_BYTES])
+    start = head.find(b"\x00\x00\x01")
+    while start != -1 and start + 4 < len(head):
+        if head[start + 3] & 0x1F in (1, 5):  # a coded slice: its header follows
+            return not head[start + 4] & 0x80  # ue(v) first_mb_in_slice is 0 iff its 1st bit is 1
+        start = head.find(b"\x00\x00\x01", start + 3)
+    return False
+
+
+class _SliceJoiner:
+    """Joins a picture's slices that arrive as separate packets into one access unit.
+
+    FFmpeg's RTSP reader can hand over each slice of a multi-slice picture (cameras encode that
+    way, often one slice per encoder core) as a packet of its own; decoders, MP4 clips and
+    browsers all want one packet per picture. Once a stream shows a later slice, each packet is
+    held until the next one tells whether it continues the picture: one frame of delay, only
+    for such streams.
+    """
+
+    def __init__(self) -> None:
+        self.multi_slice = False
+        self._parts: list[av.Packet] = []
+
+    def take(self, packet: av.Packet) -> list[av.Packet]:
+        """Whole pictures that are now complete (zero, one or two)."""
+        if _continues_picture(packet):
+            if self._parts:
+                self._parts.append(packet)
+                return []
+            self.multi_slice = True  # the first one seen: its picture has gone out already
+            return [packet]
+        done = self.flush()
+        if self.multi_slice:
+            self._parts = [packet]
+            return done
+        return [*done, packet]
+
+    def flush(self) -> list[av.Packet]:
+        """The picture held back, if any."""
+        parts, self._parts = self._parts, []
+        if len(parts) <= 1:
+            return parts
+        first = parts[0]
+        joined = av.Packet(b"".join(bytes(part) for part in parts))
+        joined.pts, joined.dts, joined.time_base = first.pts, first.dts, first.time_base
+        joined.is_keyframe = any(part.is_keyframe for part in parts)
+        joined.stream = first.stream
+        return [joined]
 
 
 def _frame_time(frame: av.VideoFrame) -> float | None:
