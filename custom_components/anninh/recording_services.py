@@ -187,9 +187,9 @@ async def _async_snapshot(call: ServiceCall) -> ServiceResponse:
     return {"snapshots": snapshots}
 
 
-def _station_of_clip(hass: HomeAssistant, clip_id: str) -> Station:
-    """The loaded station whose recordings folder holds `clip_id`."""
-    for station in _stations(hass):
+def _station_of_clip(stations: list[Station], clip_id: str) -> Station:
+    """The station whose recordings folder holds `clip_id` (file I/O: run in an executor)."""
+    for station in stations:
         root = station.settings.recordings_dir
         if (root / (clip_id + ".json")).is_file():
             return station
@@ -205,7 +205,7 @@ async def _async_mark_evidence(call: ServiceCall) -> ServiceResponse:
     by = await _user_name(hass, call)
     marked: list[JsonValueType] = []
     for clip_id in call.data[ATTR_CLIP_IDS]:
-        station = await hass.async_add_executor_job(_station_of_clip, hass, clip_id)
+        station = await hass.async_add_executor_job(_station_of_clip, _stations(hass), clip_id)
         try:
             marked += await hass.async_add_executor_job(
                 partial(
@@ -231,7 +231,7 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
     by_station: dict[Station, list[str]] = {}
     if clip_ids := call.data.get(ATTR_CLIP_IDS):
         for clip_id in clip_ids:
-            station = await hass.async_add_executor_job(_station_of_clip, hass, clip_id)
+            station = await hass.async_add_executor_job(_station_of_clip, _stations(hass), clip_id)
             by_station.setdefault(station, []).append(clip_id)
     else:
         start: datetime | None = call.data.get(ATTR_START)
