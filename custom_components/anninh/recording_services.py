@@ -22,7 +22,13 @@ from .cameras import CameraDevice
 from .const import DOMAIN, MAX_PRE_EVENT_SECONDS
 from .engine.evidence import export_evidence
 from .engine.recorder import Trigger
-from .engine.storage import InvalidIdentifier, RecordingError, find_clips, mark_evidence
+from .engine.storage import (
+    EXPORTS_FOLDER,
+    InvalidIdentifier,
+    RecordingError,
+    find_clips,
+    mark_evidence,
+)
 from .station import AnNinhConfigEntry, Station
 
 ATTR_DURATION = "duration"
@@ -260,7 +266,7 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
     case = call.data.get(ATTR_CASE_NUMBER, "")
     safe_case = "".join(c for c in case if c.isalnum() or c in "-_")[:40]
     for station, ids in by_station.items():
-        folder = station.settings.recordings_dir / "exports"
+        folder = station.settings.recordings_dir / EXPORTS_FOLDER
         dest = folder / f"{stamp}{'_' + safe_case if safe_case else ''}.zip"
         try:
             await hass.async_add_executor_job(partial(folder.mkdir, parents=True, exist_ok=True))

@@ -181,6 +181,7 @@ def test_browse_newest_first_and_find(tmp_path: Path) -> None:
     other_day = make_clip(tmp_path, "cam", base + timedelta(days=1))
     make_clip(tmp_path, "zeta", base)
     (tmp_path / "cam" / "2025-06-01" / "notes.txt").write_text("ignored")
+    (tmp_path / "exports").mkdir()  # evidence ZIPs are not a camera
     assert list_cameras(tmp_path) == ["cam", "zeta"]
     assert list_days(tmp_path, "cam") == ["2025-06-02", "2025-06-01"]
     clips = list_clips(tmp_path, "cam", "2025-06-01")

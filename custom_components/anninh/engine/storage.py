@@ -382,6 +382,9 @@ class ClipEntry:
         return is_evidence(self.sidecar)
 
 
+EXPORTS_FOLDER = "exports"  # evidence ZIPs, beside the camera folders
+
+
 def _real_dirs(folder: Path) -> Iterator[Path]:
     try:
         entries = list(os.scandir(folder))
@@ -393,8 +396,8 @@ def _real_dirs(folder: Path) -> Iterator[Path]:
 
 
 def list_cameras(root: Path) -> list[str]:
-    """Camera folders (slugs), sorted by name."""
-    return sorted(path.name for path in _real_dirs(root))
+    """Camera folders (slugs), sorted by name; not the evidence exports."""
+    return sorted(path.name for path in _real_dirs(root) if path.name != EXPORTS_FOLDER)
 
 
 def list_days(root: Path, camera: str) -> list[str]:
