@@ -84,9 +84,43 @@ class RtspCamera:
         self.port = 0
         self.url = ""
         self.process: subprocess.Popen[str] | None = None
+        self.revivals = 0  # times GStreamer died by itself and was started again
+        self._wanted = False  # the test wants the camera up (not stopped, killed or frozen)
+        self._lock = threading.Lock()
         self.start()
 
     def start(self) -> None:
+        """Spawn the server and keep it up: GStreamer's RTSP server can abort by itself.
+
+        (Seen right after a restart: ``gst_rtsp_media_get_rates: assertion failed``.) A server
+        that dies while the test wants it up is started again on the same port.
+        """
+        with self._lock:
+            self._spawn()
+            self._wanted = True
+            process = self.process
+        threading.Thread(target=self._watch, args=(process,), daemon=True).start()
+
+    def _watch(self, process: subprocess.Popen[str] | None) -> None:
+        if process is None:
+            return
+        process.wait()
+        with self._lock:
+            if not self._wanted or process is not self.process:
+                return
+            self.revivals += 1
+            for _ in range(20):
+                try:
+                    self._spawn()
+                    break
+                except RuntimeError:
+                    time.sleep(0.1)
+            else:
+                return
+            process = self.process
+        self._watch(process)
+
+    def _spawn(self) -> None:
         """Spawn the server (on `self.port` if it has one) and wait for its READY line."""
         log = self._log_dir / f"rtsp-camera-{os.getpid()}-{id(self)}.log"
         with log.open("a") as stderr:
@@ -103,7 +137,9 @@ class RtspCamera:
         reader.start()
         reader.join(READY_TIMEOUT)
         if not line or not line[0].startswith("READY "):
-            self.kill()
+            process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(5)
             raise RuntimeError(f"RTSP test camera did not start: {log.read_text()[-2000:]!r}")
         self.url = line[0].split()[1]
         self.port = int(self.url.split(":")[2].split("/")[0])
@@ -114,14 +150,18 @@ class RtspCamera:
 
     def stop(self) -> None:
         """SIGTERM: the camera goes away at once, like losing power."""
-        self._signal(signal.SIGCONT)
-        self._signal(signal.SIGTERM)
-        self._wait()
+        with self._lock:  # not while a revival is starting one
+            self._wanted = False
+            self._signal(signal.SIGCONT)
+            self._signal(signal.SIGTERM)
+            self._wait()
 
     def kill(self) -> None:
         """SIGKILL."""
-        self._signal(signal.SIGKILL)
-        self._wait()
+        with self._lock:
+            self._wanted = False
+            self._signal(signal.SIGKILL)
+            self._wait()
 
     def _wait(self) -> None:
         if self.process is not None:

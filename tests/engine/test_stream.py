@@ -264,7 +264,7 @@ def test_garbage_payload_is_survived(rtsp_camera, garbage_proxy, make_reader, ca
 
 def test_garbage_bytes_reconnect(rtsp_camera, garbage_proxy, make_reader) -> None:
     camera = rtsp_camera()
-    proxy = garbage_proxy(camera.port, after=1.5, mode="bytes")
+    proxy = garbage_proxy(camera.port, after=4.0, mode="bytes")  # after the open (~2 s)
     reader, rec = make_reader(proxy.url(), read_timeout=1.0)
     rec.wait(lambda: reader.health.state is StreamState.STREAMING)
     rec.wait(lambda: reader.health.reconnects >= 1, timeout=20)
