@@ -463,3 +463,22 @@ def test_start_twice_and_stop_unstarted(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         reader.start()
     assert reader.stop(2)
+
+
+def test_test_camera_survives_a_gstreamer_abort(rtsp_camera, make_reader) -> None:
+    """GStreamer's RTSP server can abort by itself; the fixture starts it again on its port."""
+    import os
+    import signal
+
+    camera = rtsp_camera()
+    reader, rec = make_reader(camera.url)
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING)
+    port = camera.port
+    os.kill(camera.process.pid, signal.SIGABRT)  # as its assertion failure does
+    rec.wait(lambda: camera.revivals == 1)
+    assert camera.port == port
+    rec.wait(lambda: reader.health.reconnects >= 1 and reader.health.state is StreamState.STREAMING)
+    camera.stop()  # a stop is a stop: nothing revives it
+    time.sleep(0.5)
+    assert camera.revivals == 1
+    assert camera.process.poll() is not None
