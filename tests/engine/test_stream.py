@@ -21,7 +21,6 @@ from custom_components.anninh.engine.stream import (
     StreamState,
     _interrupt_blocking_read,
     _Rate,
-    _Timeline,
     luma_view,
 )
 from tests.media import BLOCK_LUMA, background, make_h264_file
@@ -433,13 +432,6 @@ def test_health_snapshot_and_helpers() -> None:
     rate.add(5.0, 1)
     assert rate.rates(5.0) == (0.0, 0.0)
     rate.clear()
-    line = _Timeline(step=0.1)
-    assert line.map(None, 50.0) == 50.0
-    assert line.map(None, 50.5) == 50.5
-    assert line.map(0.0, 51.0) == pytest.approx(50.6)  # pts appear: continue from there
-    assert line.map(0.1, 51.1) == pytest.approx(50.7)
-    assert line.map(0.0, 51.2) == pytest.approx(50.8)  # time went back (loop)
-    assert line.map(100.0, 51.3) == pytest.approx(50.9)  # jump ahead
 
 
 def test_luma_view_without_copy_and_rgb_fallback() -> None:

@@ -61,6 +61,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import H264Profile, candidate_from_sdp, parse_h264_profile_level_id
 
+from .timeline import RisingClock
+
 _LOGGER = logging.getLogger(__name__)
 
 VIDEO_CLOCK = 90_000
@@ -73,7 +75,7 @@ TRANSCODE_QUEUE_PACKETS = 150  # packets waiting for the transcoder; beyond: ski
 TRANSCODE_KEY_INTERVAL = 2.0  # s between key frames of the re-encoded stream
 BASELINE = "42e01f"  # constrained baseline, level 3.1: what every WebRTC browser takes
 _START_CODE = b"\x00\x00\x00\x01"
-_REORDER_FRAMES = 4  # a step back of more frames than this (a loop, a reset) rebases
+_REORDER_FRAMES = 4  # a step back of more frames than this (a loop, a reset) rebases the clock
 _JUMP_FORWARD = 10 * VIDEO_CLOCK
 _REORDER_WINDOW = 1.0  # s: a packet this much earlier than the one before is a reordered frame
 
@@ -248,48 +250,6 @@ def baseline_profile(width: int, height: int, fps: float) -> str:
 
 
 # -- timing ---------------------------------------------------------------------------------------
-class _Clock:
-    """Maps packet times to 90 kHz ticks that only rise, across loops and reconnects."""
-
-    def __init__(self) -> None:
-        self.offset: int | None = None
-        self.last: int | None = None
-        self.last_mono = 0.0
-        self.step = VIDEO_CLOCK // 15
-
-    def map(self, packet: av.Packet, new_stream: bool) -> int:
-        now = time.monotonic()
-        raw = packet.pts if packet.pts is not None else packet.dts
-        time_base = packet.time_base
-        if self.last is None:
-            value = 0 if raw is None or not time_base else None
-        elif raw is None or not time_base:
-            value = self.last + max(1, round((now - self.last_mono) * VIDEO_CLOCK))
-            self.offset = None
-        else:
-            value = None
-        if value is None:
-            ticks = round(raw * float(time_base) * VIDEO_CLOCK)  # type: ignore[operator]
-            if self.offset is not None and self.last is not None and not new_stream:
-                candidate = ticks + self.offset
-                # Back by more than a few frames (B-frame reordering) is a loop or a reset.
-                if (
-                    self.last - _REORDER_FRAMES * self.step
-                    <= candidate
-                    <= self.last + _JUMP_FORWARD
-                ):
-                    if candidate > self.last:
-                        self.step = min(max(candidate - self.last, 1), VIDEO_CLOCK)
-                    value = candidate
-            if value is None:
-                base = -ticks if self.last is None else self.last + self.step - ticks
-                self.offset = base
-                value = ticks + base
-        self.last = value if self.last is None else max(self.last, value)
-        self.last_mono = now
-        return value
-
-
 class _ReorderWatch:
     """Sees B-frames: in decode order, a frame shown shortly before the one decoded before it.
 
@@ -574,7 +534,8 @@ class LiveRelay:
         self._lock = threading.Lock()
         self._stream: Any = None
         self._format: _H264Format | None = None
-        self._clock = _Clock()
+        self._clock = RisingClock(VIDEO_CLOCK // 15, jump=_JUMP_FORWARD)
+        self._clock_mono = 0.0
         self._reorder = _ReorderWatch()
         self._fps = 0.0
         self._size = (0, 0)
@@ -611,12 +572,15 @@ class LiveRelay:
                 self.codec = ctx.name
                 self._format = _H264Format(ctx.extradata) if ctx.name == "h264" else None
                 self._fps = float(stream.average_rate or stream.guessed_rate or 0)
+                step = round(VIDEO_CLOCK / (self._fps or 15.0))
+                self._clock.step, self._clock.reorder = step, _REORDER_FRAMES * step
+                self._clock.rebase()
                 self._size = (getattr(ctx, "width", 0), getattr(ctx, "height", 0))
                 self._gop, self._gop_bytes = None, 0
             if packet.size == 0:
                 return
             key = bool(packet.is_keyframe)
-            ticks = self._clock.map(packet, new_stream)
+            ticks = self._ticks(packet)
             found_reordering = self._reorder.reordered(packet, new_stream) and not self.reorders
             if found_reordering:
                 self.reorders = True
@@ -639,6 +603,18 @@ class LiveRelay:
                 self._loop.call_soon_threadsafe(self._deliver, self._relayed, item)
             if found_reordering:
                 self._loop.call_soon_threadsafe(self._reordering_found)
+
+    def _ticks(self, packet: av.Packet) -> int:
+        """The packet's presentation time on the relay's 90 kHz clock (lock held)."""
+        now = time.monotonic()
+        raw = packet.pts if packet.pts is not None else packet.dts
+        time_base = packet.time_base
+        ticks = self._clock.map(
+            round(raw * time_base * VIDEO_CLOCK) if raw is not None and time_base else None,
+            elapsed=round((now - self._clock_mono) * VIDEO_CLOCK),
+        )
+        self._clock_mono = now
+        return ticks
 
     def _from_transcoder(self, item: LivePacket) -> None:
         with contextlib.suppress(RuntimeError):  # event loop closed

@@ -87,6 +87,7 @@ from .storage import (
     reserve,
     utc_iso,
 )
+from .timeline import RisingClock
 
 __all__ = [
     "MAX_PRE_EVENT",
@@ -193,12 +194,11 @@ class _Segment:
     """One connection's stream: codec parameters and timestamp normalisation state."""
 
     __slots__ = (
+        "clock",
         "codec",
         "height",
         "holder",
-        "last_dts",
         "number",
-        "offset",
         "step",
         "stream",
         "template",
@@ -216,8 +216,10 @@ class _Segment:
         self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate or 15
         self.step = max(1, round(1 / (float(rate) * self.time_base)))
-        self.last_dts: int | None = None
-        self.offset = 0
+        # Decode times rise strictly; a step back of a frame or more is a loop or a reset.
+        self.clock = RisingClock(
+            self.step, jump=round(REBASE_JUMP / self.time_base), reorder=self.step - 1, strict=True
+        )
         # An output stream in a throw-away in-memory container holds a copy of the codec
         # parameters; clips are created from it with add_stream_from_template.
         self.template: Any = None
@@ -232,27 +234,13 @@ class _Segment:
         """(pts, dts, duration) on a timeline that only rises; None to drop the packet."""
         raw_dts = packet.dts if packet.dts is not None else packet.pts
         duration = packet.duration or self.step
+        if raw_dts is None and self.clock.last is None:
+            return None  # no timestamp yet on this connection (ffmpeg's RTSP first packet)
+        dts = self.clock.map(raw_dts, elapsed=duration)
         if raw_dts is None:
-            if self.last_dts is None:
-                return None  # no timestamp yet on this connection (ffmpeg's RTSP first packet)
-            dts = self.last_dts + duration
-            pts = dts
-        else:
-            dts = raw_dts + self.offset
-            pts = (packet.pts if packet.pts is not None else raw_dts) + self.offset
-            last = self.last_dts
-            if last is not None:
-                if dts <= last - self.step or self.time_base * (dts - last) > REBASE_JUMP:
-                    # A loop or a clock reset: continue one frame after the last packet.
-                    shift = last + self.step - dts
-                    self.offset += shift
-                    dts, pts = dts + shift, pts + shift
-                elif dts <= last:  # a duplicate or a tiny step back: nudge by one tick
-                    shift = last + 1 - dts
-                    dts, pts = dts + shift, pts + shift
-        pts = max(pts, dts)
-        self.last_dts = dts
-        return pts, dts, duration
+            return dts, dts, duration
+        pts = (packet.pts if packet.pts is not None else raw_dts) + dts - raw_dts
+        return max(pts, dts), dts, duration
 
 
 class _Pkt:

@@ -78,6 +78,7 @@ import av.error
 import numpy as np
 
 from .source import SourceKind, StreamOpenError, StreamProblem, StreamSource, classify_error
+from .timeline import RisingClock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ _LUMA_FIRST_FORMATS = frozenset(
     }
 )
 _MAX_CONSECUTIVE_DECODE_ERRORS = 30
+_MICROS = 1_000_000  # the analysis timeline's ticks a second
 _SLICE_SCAN_BYTES = 4096  # parameter sets and SEI before the first slice fit in this
 _WAKE_FACTOR = 3.0  # non-key packet this many times the quiet baseline wakes full decoding
 _WAKE_MIN_BYTES = 150
@@ -230,35 +232,6 @@ class _Rate:
 
 
 @dataclass(slots=True)
-class _Timeline:
-    """Maps frame times to a timeline that only rises, across loops, reconnects and pts=None."""
-
-    step: float = 1.0 / 15
-    offset: float | None = None
-    last: float | None = None
-    last_mono: float = 0.0
-
-    def reanchor(self) -> None:
-        self.offset = None
-
-    def map(self, t: float | None, mono: float) -> float:
-        if t is None:
-            out = mono if self.last is None else self.last + max(mono - self.last_mono, 1e-3)
-            self.offset = None
-        else:
-            if (
-                self.offset is None
-                or self.last is None
-                or t + self.offset <= self.last
-                or t + self.offset - self.last > 10.0
-            ):
-                self.offset = 0.0 if self.last is None else self.last + self.step - t
-            out = t + self.offset
-        self.last, self.last_mono = out, mono
-        return out
-
-
-@dataclass(slots=True)
 class _Session:
     """State of one open container."""
 
@@ -320,7 +293,8 @@ class StreamReader:
         self._jpeg_cache: tuple[int, int, bytes] | None = None
         self._packet_listeners: tuple[Callable[[av.Packet], None], ...] = ()
         self._frame_serial = 0
-        self._timeline = _Timeline()
+        self._timeline = RisingClock(_MICROS // 15, jump=10 * _MICROS, strict=True)  # µs
+        self._timeline_mono = 0.0
         self._next_analysis = 0.0
         self._skipping = False
         self._resync = False  # skip analysis until a key frame (refs may be missing)
@@ -509,8 +483,8 @@ class StreamReader:
         self._resync = False
         self._gop = []
         rate = stream.average_rate or stream.guessed_rate
-        self._timeline.step = 1.0 / float(rate) if rate else 1.0 / 15
-        self._timeline.reanchor()
+        self._timeline.step = round(_MICROS / float(rate or 15))
+        self._timeline.rebase()
         self._next_analysis = 0.0
         is_file = self.source.kind is SourceKind.FILE
         pacer = _Pacer(self._stop) if is_file else None
@@ -538,7 +512,7 @@ class StreamReader:
                 return StreamProblem.UNSUPPORTED_STREAM
             container.seek(0)
             ctx.flush_buffers()
-            pacer.next_loop(self._timeline.step)
+            pacer.next_loop(self._timeline.step / _MICROS)
 
     def _on_packet(self, ctx: Any, packet: av.Packet, session: _Session, stream: Any) -> None:
         now = time.monotonic()
@@ -652,7 +626,15 @@ class StreamReader:
 
     def _handle_frame(self, frame: av.VideoFrame, stream: Any, session: _Session, ctx: Any) -> None:
         mono, wall = time.monotonic(), time.time()
-        timestamp = self._timeline.map(_frame_time(frame), mono)
+        seconds = _frame_time(frame)
+        timestamp = (
+            self._timeline.map(
+                None if seconds is None else round(seconds * _MICROS),
+                elapsed=round((mono - self._timeline_mono) * _MICROS),
+            )
+            / _MICROS
+        )
+        self._timeline_mono = mono
         with self._lock:
             self._latest = frame
             self._frame_serial += 1
@@ -670,7 +652,7 @@ class StreamReader:
             if not frame.key_frame:
                 return
             self._resync = False
-        slack = 0.25 * self._timeline.step  # rounding must not drop a frame that is due
+        slack = 0.25 * self._timeline.step / _MICROS  # rounding must not drop a frame that is due
         due = self._skipping or timestamp + slack >= self._next_analysis
         if not due:
             return
