@@ -12,9 +12,9 @@ import pytest
 from homeassistant.components.camera import async_get_image, async_get_stream_source
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -221,3 +221,19 @@ async def test_masks_and_zones(hass: HomeAssistant, media_dir: Path) -> None:
     assert not motion["Che giữa"].motion.motion
     assert not motion["Chỉ góc trên"].motion.motion
     assert motion["Che giữa"].health.state is StreamState.STREAMING
+
+
+def test_every_engine_state_and_reason_has_a_translated_sensor_state(
+    translations: dict[str, dict[str, Any]],
+) -> None:
+    """The HA layer names every reader state and problem; each name is translated."""
+    from custom_components.anninh.engine.source import StreamProblem
+    from custom_components.anninh.engine.stream import StreamState
+    from custom_components.anninh.sensor import STATUS_REASONS, STATUS_STATES
+
+    assert set(STATUS_STATES) == set(StreamState)
+    assert set(STATUS_REASONS) == set(StreamProblem)
+    for lang in ("en", "vi"):
+        status = translations[lang]["entity"]["sensor"]["status"]
+        assert set(status["state"]) == set(STATUS_STATES.values())
+        assert set(status["state_attributes"]["reason"]["state"]) == set(STATUS_REASONS.values())

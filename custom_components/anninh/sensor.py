@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.const import EntityCategory, UnitOfInformation, UnitOfTime
@@ -17,12 +17,30 @@ from homeassistant.util import dt as dt_util
 from .announce import EVENT_ANNOUNCEMENT
 from .cameras import CameraDevice
 from .device import LoudspeakerDevice
+from .engine.source import StreamProblem
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
 SCAN_INTERVAL = timedelta(seconds=30)
+
+# The status sensor's states and reasons are translation keys of this platform: spelled out
+# here, so that renaming an engine enum cannot silently change what users and automations see.
+STATUS_STATES: Final[dict[StreamState, str]] = {
+    StreamState.STREAMING: "streaming",
+    StreamState.RECONNECTING: "reconnecting",
+    StreamState.OFFLINE: "offline",
+}
+STATUS_REASONS: Final[dict[StreamProblem, str]] = {
+    StreamProblem.INVALID_URL: "invalid_url",
+    StreamProblem.CANNOT_CONNECT: "cannot_connect",
+    StreamProblem.INVALID_AUTH: "invalid_auth",
+    StreamProblem.NOT_FOUND: "not_found",
+    StreamProblem.UNSUPPORTED_STREAM: "unsupported_stream",
+    StreamProblem.TIMEOUT: "timeout",
+    StreamProblem.DECODE_ERROR: "decode_error",
+}
 
 
 async def async_setup_entry(
@@ -57,7 +75,7 @@ class StatusSensor(AnNinhCameraEntity, SensorEntity):
     def __init__(self, device: CameraDevice) -> None:
         """Bind to the camera."""
         super().__init__(device, "status")
-        self._attr_options = [state.value for state in StreamState]
+        self._attr_options = list(STATUS_STATES.values())
 
     @property
     def available(self) -> bool:
@@ -67,7 +85,7 @@ class StatusSensor(AnNinhCameraEntity, SensorEntity):
     @property
     def native_value(self) -> str:
         """The reader's state."""
-        return self.device.health.state.value
+        return STATUS_STATES[self.device.health.state]
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
@@ -75,7 +93,7 @@ class StatusSensor(AnNinhCameraEntity, SensorEntity):
         reason = self.device.health.reason
         config = self.device.config
         return {
-            "reason": reason.value if reason else None,
+            "reason": STATUS_REASONS[reason] if reason else None,
             "address": config.address,
             "donor_name": config.donor_name,
         }
