@@ -7,6 +7,7 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -156,6 +157,29 @@ def test_mark_evidence_and_retention(tmp_path: Path) -> None:
     everything = retention_sweep(tmp_path, 1, NOW + timedelta(days=400))
     assert everything.deleted == [young]
     assert list_cameras(tmp_path) == ["cam_a", "cam_b"]  # evidence keeps its folders
+
+
+def test_a_clip_marked_while_retention_runs_is_kept(tmp_path: Path) -> None:
+    """Marking and deleting are serialised: retention reads the sidecar again before it deletes."""
+    import threading
+    import time
+
+    from custom_components.anninh.engine import storage
+
+    clip = make_clip(tmp_path, "cam", NOW - timedelta(days=40))
+    report: list[Any] = []
+    with storage.evidence_lock:  # retention has listed the clip (not evidence) and waits here
+        sweep = threading.Thread(
+            target=lambda: report.append(retention_sweep(tmp_path, 30, now=NOW))
+        )
+        sweep.start()
+        time.sleep(0.3)
+        assert sweep.is_alive()
+        mark_evidence(tmp_path, [clip], "VV-9", now=NOW)  # the officer marks it meanwhile
+    sweep.join(5)
+    assert report[0].kept_evidence == [clip]
+    assert report[0].deleted == []
+    assert read_sidecar(tmp_path, clip)["evidence"]["case_numbers"] == ["VV-9"]
 
 
 def test_retention_removes_empty_folders_and_never_follows_symlinks(tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ Evidence: `mark_evidence` sets the sidecar's ``evidence`` field; `retention_swee
 clip whose sidecar has it (nor one whose sidecar cannot be read but whose folder is young).
 
 Thread safety: all functions may be called from any thread; name reservation is serialised by a
-process-wide lock. They do blocking file I/O: call them off the event loop.
+process-wide lock, and so are marking and deleting: `mark_evidence` holds `evidence_lock` while it
+marks, and `retention_sweep` takes it and reads a clip's sidecar again before deleting the clip,
+so a clip being marked is never deleted. They do blocking file I/O: call them off the event loop.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _STEM = re.compile(r"(\d{6})_([a-z]+)(?:_(\d+))?")
 _reserve_lock = threading.Lock()
+evidence_lock = threading.RLock()  # marking and deleting clips, see the module docstring
 
 
 class Problem(StrEnum):
@@ -339,7 +342,11 @@ def mark_evidence(
     `InvalidIdentifier` for an unknown id (before changing anything) and `RecordingError` when a
     sidecar cannot be rewritten.
     """
-    ids = list(dict.fromkeys(clip_ids))
+    with evidence_lock:
+        return _mark(root, list(dict.fromkeys(clip_ids)), case_number, by, now)
+
+
+def _mark(root: Path, ids: list[str], case_number: str, by: str, now: datetime | None) -> list[str]:
     sidecars = {clip_id: read_sidecar(root, clip_id) for clip_id in ids}
     moment = utc_iso(now or datetime.now(UTC))
     for clip_id, data in sidecars.items():
@@ -540,17 +547,18 @@ def _sweep_day(
                 continue
         if started >= cutoff:
             continue
-        if entry.evidence:
-            report.kept_evidence.append(entry.clip_id)
-            continue
-        try:
-            entry.path.unlink()
-            sidecar = entry.path.with_suffix(SIDECAR_SUFFIX)
-            if sidecar.is_file() and not sidecar.is_symlink():
-                sidecar.unlink()
-            report.deleted.append(entry.clip_id)
-        except OSError as err:
-            report.errors.append(f"{entry.clip_id}: {err.strerror}")
+        with evidence_lock:  # marked meanwhile? read again, with marking held off
+            if entry.evidence or _marked_now(entry.path.with_suffix(SIDECAR_SUFFIX)):
+                report.kept_evidence.append(entry.clip_id)
+                continue
+            try:
+                entry.path.unlink()
+                sidecar = entry.path.with_suffix(SIDECAR_SUFFIX)
+                if sidecar.is_file() and not sidecar.is_symlink():
+                    sidecar.unlink()
+                report.deleted.append(entry.clip_id)
+            except OSError as err:
+                report.errors.append(f"{entry.clip_id}: {err.strerror}")
     # Sidecars whose media file is gone (e.g. deleted by hand) and that are old.
     for path in list(day_dir.iterdir()):
         name = path.name
@@ -566,6 +574,14 @@ def _sweep_day(
             data = json.loads(path.read_text(encoding="utf-8"))
             if not is_evidence(data) and parse_iso(str(data["start"])) < cutoff:
                 path.unlink()
+
+
+def _marked_now(sidecar: Path) -> bool:
+    """Whether a sidecar on disk is marked as evidence now (unreadable: not marked)."""
+    try:
+        return is_evidence(json.loads(sidecar.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _remove_if_empty(root: Path, folder: Path, report: SweepReport) -> None:
