@@ -288,6 +288,8 @@ class PacketRing:
         self._pre_event = 0.0
         self.pre_event = pre_event
         self._gops: deque[_Gop] = deque()
+        self._oldest: _Pkt | None = None  # first packet of the first GOP, for stats()
+        self._newest: _Pkt | None = None
         self._bytes = 0
         self._packets = 0
         self._segment: _Segment | None = None
@@ -335,6 +337,9 @@ class PacketRing:
             return  # no key frame of this segment yet: not decodable from the buffer
         self._bytes += len(pkt.data)
         self._packets += 1
+        self._newest = pkt
+        if self._oldest is None:
+            self._oldest = gops[0].packets[0]
         horizon = pkt.mono - self._pre_event
         while len(gops) >= 2 and (gops[1].start <= horizon or self._bytes > self.max_bytes):
             self._drop_first()
@@ -345,6 +350,7 @@ class PacketRing:
         gop = self._gops.popleft()
         self._bytes -= gop.nbytes
         self._packets -= len(gop.packets)
+        self._oldest = self._gops[0].packets[0] if self._gops else None
 
     def packets_from(self, mono: float) -> list[_Pkt]:
         """Buffered packets from the latest key frame at or before `mono` (else the oldest)."""
@@ -359,26 +365,29 @@ class PacketRing:
         return [pkt for gop in gops[chosen:] for pkt in gop.packets]
 
     def stats(self) -> RingStats:
-        """Buffered seconds (first key frame to newest packet) and payload bytes."""
-        with self.lock:
-            if not self._gops:
-                return RingStats(0.0, 0, 0, 0, self._pre_event)
-            first = self._gops[0].packets[0]
-            last = self._gops[-1].packets[-1]
-            tail = float(last.duration * last.seg.time_base)
-            return RingStats(
-                seconds=last.mono - first.mono + tail,
-                bytes=self._bytes,
-                packets=self._packets,
-                gops=len(self._gops),
-                pre_event=self._pre_event,
-            )
+        """Buffered seconds (first key frame to newest packet) and payload bytes.
+
+        Without the lock (sensors read it on the event loop while the reader appends): each
+        figure is current, together they may be one packet apart.
+        """
+        first, last = self._oldest, self._newest
+        if first is None or last is None:
+            return RingStats(0.0, 0, 0, 0, self._pre_event)
+        tail = float(last.duration * last.seg.time_base)
+        return RingStats(
+            seconds=max(0.0, last.mono - first.mono + tail),
+            bytes=self._bytes,
+            packets=self._packets,
+            gops=len(self._gops),
+            pre_event=self._pre_event,
+        )
 
     def clear(self) -> None:
         """Forget everything buffered."""
         with self.lock:
             self._gops.clear()
             self._bytes = self._packets = 0
+            self._oldest = self._newest = None
 
 
 # ---------------------------------------------------------------------------------- recording
