@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import custom_components.anninh.engine as engine
+from custom_components.anninh import engine
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = "import sys; sys.modules['homeassistant'] = None; "
