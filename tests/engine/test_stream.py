@@ -391,6 +391,20 @@ def test_key_frames_only_while_quiet_and_wakes_on_motion(tmp_path: Path, make_re
     assert reader.health.decode_errors == 0
 
 
+def test_long_key_frame_interval_stays_streaming(tmp_path: Path, make_reader) -> None:
+    """Key frames 5 s apart (the demo footage has 10 s): quiet, key frames only, never a stall.
+
+    Before the second key frame the interval is unknown: waiting for the next key frame must not
+    be held to the read timeout (2 s here).
+    """
+    video = make_h264_file(tmp_path / "long.mp4", seconds=12.0, fps=15, gop=75, moving_block=False)
+    reader, rec = make_reader(str(video), read_timeout=2.0, quiet=lambda: True)
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING)
+    rec.wait(lambda: reader.health.key_frames_only, timeout=15)
+    time.sleep(6.0)  # past the second key frame
+    assert rec.states() == [(StreamState.STREAMING, None)]
+
+
 def test_wakes_mid_gop_from_packet_cue_with_catch_up(tmp_path: Path, make_reader) -> None:
     path = make_h264_file(
         tmp_path / "c.mp4", 320, 180, fps=15, seconds=4.0, gop=60, motion_window=(2.6, 4.0)

@@ -112,6 +112,7 @@ _LUMA_FIRST_FORMATS = frozenset(
 )
 _MAX_CONSECUTIVE_DECODE_ERRORS = 30
 _MICROS = 1_000_000  # the analysis timeline's ticks a second
+_KEY_WAIT_CAP = 30.0  # s: longest wait for a key frame while decoding key frames only
 _SLICE_SCAN_BYTES = 4096  # parameter sets and SEI before the first slice fit in this
 _WAKE_FACTOR = 3.0  # non-key packet this many times the quiet baseline wakes full decoding
 _WAKE_MIN_BYTES = 150
@@ -619,7 +620,10 @@ class StreamReader:
             return StreamProblem.DECODE_ERROR
         limit = self.read_timeout
         if self._skipping:
-            limit = max(limit, min(30.0, 2.5 * self._key_interval))
+            # The next key frame can be a while: 2.5 intervals, or the cap while the interval is
+            # not known yet (one key frame seen; cameras send one every 1-10 s, some less often).
+            wait = 2.5 * self._key_interval if self._key_interval else _KEY_WAIT_CAP
+            limit = max(limit, min(_KEY_WAIT_CAP, wait))
         if time.monotonic() - session.last_decoded > limit:
             return StreamProblem.DECODE_ERROR  # bytes arrive but no picture comes out
         return None
