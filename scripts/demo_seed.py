@@ -18,7 +18,21 @@ import aiohttp
 BASE = "http://127.0.0.1:8123"
 CLIENT_ID = f"{BASE}/"
 USER, PASSWORD = "demo", "demo-anninh"
-PLACE = {"latitude": 20.8449, "longitude": 106.6881}
+PLACE = {"latitude": 20.8449, "longitude": 106.6881}  # the station (HA's home)
+# Each device at its own place, a few hundred metres apart, so the map shows them apart.
+PLACES = {
+    "loudspeaker": {"latitude": 20.8468, "longitude": 106.6862},
+    "camera": {"latitude": 20.8441, "longitude": 106.6903},
+    "bell": {"latitude": 20.8427, "longitude": 106.6870},
+}
+# A Vietnamese station: HA itself speaks Vietnamese (device models, logbook, clip titles).
+CORE_CONFIG = {
+    "language": "vi",
+    "country": "VN",
+    "time_zone": "Asia/Ho_Chi_Minh",
+    "location_name": "Công an xã Demo",
+    **PLACE,
+}
 ONBOARDING_EXTRAS = {"met", "radio_browser", "google_translate", "shopping_list"}
 
 
@@ -81,6 +95,18 @@ async def drop_onboarding_extras(session: aiohttp.ClientSession, headers: dict[s
                 f"{BASE}/api/config/config_entries/entry/{entry['entry_id']}", headers=headers
             ):
                 pass
+
+
+async def set_core_config(session: aiohttp.ClientSession, token: str) -> None:
+    """HA's language, country, time zone and home, as the onboarding form would set them."""
+    async with session.ws_connect(f"{BASE}/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": token})
+        await ws.receive_json()
+        await ws.send_json({"id": 1, "type": "config/core/update", **CORE_CONFIG})
+        reply = await ws.receive_json()
+    if not reply.get("success"):
+        raise SystemExit(f"config/core/update: {reply}")
 
 
 async def subentry_ids(session: aiohttp.ClientSession, token: str, entry_id: str) -> dict[str, str]:
@@ -150,7 +176,7 @@ async def bell_automation(session: aiohttp.ClientSession, token: str) -> None:
             "path": "anninh/bell_pressed_record_announce.yaml",
             "input": {
                 "bell": "event.chuong_tram_y_te_signal",
-                "language": "en",
+                "language": "vi",
                 "notify_action": "persistent_notification.create",
                 "repeat_every": 30,
             },
@@ -178,11 +204,29 @@ async def demo_media_player(session: aiohttp.ClientSession, token: str) -> str:
     raise SystemExit("the demo integration made no media player")
 
 
+async def offline_voice(session: aiohttp.ClientSession, token: str) -> str:
+    """The station's offline voice (a tts entity of anninh), once the station has set it up."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(30):
+        async with session.get(f"{BASE}/api/states", headers=headers) as resp:
+            states = await resp.json()
+        voices = sorted(
+            s["entity_id"]
+            for s in states
+            if s["entity_id"].startswith("tts.") and s["entity_id"].endswith("_offline_voice")
+        )
+        if voices:
+            return voices[0]
+        await asyncio.sleep(1)
+    raise SystemExit("the station has no offline voice (see Settings → Repairs)")
+
+
 async def main(config: Path) -> None:
     """Onboard, then add the demo station and its devices."""
     async with aiohttp.ClientSession() as session:
         await wait_until_up(session)
         token = await onboard(session)
+        await set_core_config(session, token)
         station = await flow(
             session,
             token,
@@ -196,7 +240,6 @@ async def main(config: Path) -> None:
             },
         )
         entry_id = station["result"]["entry_id"]
-        place = {"location": PLACE}
         await flow(
             session,
             token,
@@ -205,10 +248,14 @@ async def main(config: Path) -> None:
             {
                 "name": "Loa nhà văn hóa",
                 "address": "Nhà văn hóa thôn Đông",
-                **place,
+                "location": PLACES["loudspeaker"],
                 "targets": [await demo_media_player(session, token)],
                 "volume": 70,
-                "language": "en",  # the demo TTS engine speaks English and German only
+                "language": "vi",
+                # The station's offline voice: Vietnamese without the internet (the demo
+                # integration's TTS engine speaks only English and German).
+                "tts_engine": await offline_voice(session, token),
+                "voice": "north",
             },
         )
         await flow(
@@ -219,7 +266,7 @@ async def main(config: Path) -> None:
             {
                 "name": "Ngã tư trung tâm",
                 "address": "Ngã tư đường 208, thôn Đông",
-                **place,
+                "location": PLACES["camera"],
                 "donor_name": "Hộ ông Nguyễn Văn An",
                 "stream_url": str(config / "media" / "traffic_sequence.mp4"),
             },
@@ -233,7 +280,7 @@ async def main(config: Path) -> None:
             {
                 "name": "Chuông trạm y tế",
                 "address": "Trạm y tế xã Demo",
-                **place,
+                "location": PLACES["bell"],
                 "source": "webhook",
                 "linked_cameras": [ids["Ngã tư trung tâm"]],
                 "linked_loudspeakers": [ids["Loa nhà văn hóa"]],

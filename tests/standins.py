@@ -115,11 +115,14 @@ class StandInEngine(TextToSpeechEntity):
         self._attr_supported_languages = languages
         self._attr_default_language = languages[0]
         self.spoken: list[tuple[str, str]] = []
+        self.broken = False  # fail like HA's cloud engine without a login
 
     def get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> tuple[str | None, bytes | None]:
         """Record what would be spoken."""
+        if self.broken:
+            raise HomeAssistantError("Not enough segments")
         self.spoken.append((message, language))
         return "mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00"
 

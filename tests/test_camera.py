@@ -32,6 +32,7 @@ def _entity_ids(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, str]:
     return {
         e.translation_key or "": e.entity_id
         for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if e.config_subentry_id  # the camera's, not the station's own (its offline voice)
     }
 
 

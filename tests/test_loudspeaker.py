@@ -490,9 +490,17 @@ async def test_announce_invalid_fields(hass: HomeAssistant, speakers: MockConfig
 
 
 async def test_announce_without_loudspeakers_or_tts(
-    hass: HomeAssistant, media_dir: Path, players: dict[str, RecordingPlayer]
+    hass: HomeAssistant,
+    media_dir: Path,
+    players: dict[str, RecordingPlayer],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No loudspeaker at all, or no TTS engine at all: clear, translated errors."""
+    """No loudspeaker at all, or no TTS engine at all: clear, translated errors.
+
+    No engine at all means the station's offline voice cannot load either (a file that is not
+    a shared library stands for a machine without a usable libespeak-ng).
+    """
+    monkeypatch.setenv("ANNINH_ESPEAK_LIBRARY", __file__)
     await _station(hass, media_dir)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "announce", {"message": "Thử"}, blocking=True)

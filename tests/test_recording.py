@@ -261,12 +261,18 @@ async def test_media_browser(
     (camera,) = cameras.children
     assert camera.title == "Ngã ba chợ"
     days = await async_browse_media(hass, camera.media_content_id)
+    assert days.title == "Ngã ba chợ"  # the camera's name, not its folder
     (day,) = days.children
     clips = await async_browse_media(hass, day.media_content_id)
     (clip,) = clips.children
     assert clip.can_play
     assert clip.media_content_type == "video/mp4"
     assert "manual" in clip.title
+    hass.config.language = "vi"  # a Vietnamese station reads its clip titles in Vietnamese
+    (clip_vi,) = (await async_browse_media(hass, day.media_content_id)).children
+    assert "ghi thủ công" in clip_vi.title
+    assert "manual" not in clip_vi.title
+    hass.config.language = "en"
 
     client = await hass_client()
     resolved = await async_resolve_media(hass, clip.media_content_id, None)

@@ -17,7 +17,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.anninh import config_flow
 from custom_components.anninh.const import (
     CONF_ADDRESS,
-    CONF_DONOR_NAME,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
@@ -103,7 +102,8 @@ async def test_add_camera_from_file(
     device = device_registry.async_get_device(identifiers={(DOMAIN, camera.subentry_id)})
     assert device is not None
     assert device.name == "Cổng chợ"
-    assert device.manufacturer == "Hộ ông Nguyễn Văn An"
+    assert device.manufacturer == "An Ninh"  # never the donor: personal data
+    assert device.model == "Security camera"
     assert camera.subentry_id in device.config_entries_subentries[empty_station.entry_id]
     station_device = device_registry.async_get_device(
         identifiers={(DOMAIN, empty_station.entry_id)}
@@ -221,10 +221,6 @@ async def test_camera_sub_stream_and_duplicate(
     result = await _start(hass, empty_station, SUBENTRY_CAMERA)
     result = await _configure(hass, result, _camera_input(str(video_file)), SUBENTRY_CAMERA)
     assert result["errors"] == {CONF_STREAM_URL: "already_configured"}
-    result = await _configure(
-        hass, result, _camera_input(str(video_file), **{CONF_DONOR_NAME: " "}), SUBENTRY_CAMERA
-    )
-    assert result["errors"] == {CONF_DONOR_NAME: "donor_required"}
     result = await _configure(
         hass, result, _camera_input(str(video_file), **{CONF_NAME: ""}), SUBENTRY_CAMERA
     )

@@ -19,12 +19,22 @@ volumes, set the announcement volume, then `repeat` times: chime (its length is 
 message spoken by HA's TTS, both played with `announce: true`; finally restore the volumes.
 A play counts as finished when the targets that reported `playing` stop (capped), or - for
 targets that never report it - after the known or estimated length.
+
+The engine: the call's `tts_engine`, else the loudspeaker's own (its options), else Home
+Assistant's default. The speech is rendered by HA's TTS (and its cache) *before* any target is
+sent its URL - it starts at once and renders while the chime plays - so a failing engine (the cloud
+one without a login answers "Not enough segments") is noticed instead of a target fetching an
+error: the failure is logged, the station's offline voice speaks instead (status `fallback`, with
+the error), and after `FAILURES_BEFORE_REPAIR` failures in a row of one engine a repair issue
+says so. Only when no engine can speak is the announcement `failed`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
@@ -47,6 +57,8 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.service import async_extract_entity_ids
 from homeassistant.util import language as language_util
@@ -55,6 +67,7 @@ from homeassistant.util.json import JsonObjectType
 from .const import DOMAIN, LANGUAGES, SUBENTRY_LOUDSPEAKER
 from .media_player import Loudspeaker
 from .sounds import CHIME_BELL, CHIME_NONE, CHIMES, DURATIONS, async_register_view, chime_path
+from .tts import offline_engine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,8 +96,13 @@ PAUSE_BETWEEN: Final = 0.3
 
 STATUS_STARTED: Final = "started"
 STATUS_DONE: Final = "done"
+STATUS_FALLBACK: Final = "fallback"  # spoken, but by the offline voice: the engine failed
 STATUS_FAILED: Final = "failed"
 STATUS_UNAVAILABLE: Final = "unavailable"
+
+RENDER_TIMEOUT: Final = 30.0  # s for an engine to deliver the speech
+FAILURES_BEFORE_REPAIR: Final = 3  # failures in a row of one engine before a repair issue
+DATA_FAILURES: Final = f"{DOMAIN}_tts_failures"
 
 # Like an entity service's schema, except that the target is optional (none: every loudspeaker).
 ANNOUNCE_SCHEMA: Final = vol.Schema(
@@ -100,7 +118,8 @@ ANNOUNCE_SCHEMA: Final = vol.Schema(
             vol.Coerce(int), vol.Range(min=1, max=MAX_REPEAT)
         ),
         vol.Optional(ATTR_VOLUME): vol.All(vol.Coerce(int), vol.Range(min=0, max=100)),
-        vol.Optional(ATTR_TTS_ENGINE): cv.entity_domain("tts"),
+        # Empty (a blueprint's "no engine chosen"): the loudspeaker's own engine.
+        vol.Optional(ATTR_TTS_ENGINE): vol.Any(None, "", cv.entity_domain("tts")),
         vol.Optional(ATTR_WAIT, default=False): cv.boolean,
     }
 )
@@ -116,11 +135,36 @@ class Announcement:
     repeat: int
     volume: int
     engine: str
+    options: dict[str, str]
+    spoken_language: str = "vi"  # ours: "vi" or "en"
+    fallback: str | None = None  # the offline voice, when `engine` is another one
+    fallback_options: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """How an announcement was spoken: by which engine, and what failed first."""
+
+    engine: str
+    error: str | None = None  # set when the engine failed and the offline voice spoke
+
+
+class SpeechFailed(HomeAssistantError):
+    """No engine could speak the message."""
 
 
 def speech_seconds(message: str) -> float:
     """Estimated length of the spoken message."""
     return SPEECH_SECONDS_BASE + len(message) / SPEECH_CHARS_PER_SECOND
+
+
+def wav_seconds(data: bytes) -> float | None:
+    """The length of a WAV file, None if it is not one."""
+    try:
+        with wave.open(io.BytesIO(data)) as wav:
+            return float(wav.getnframes() / wav.getframerate())
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return None
 
 
 @callback
@@ -183,20 +227,58 @@ async def _async_targets(hass: HomeAssistant, call: ServiceCall) -> list[Loudspe
 
 
 # -- TTS -------------------------------------------------------------------------------------------
-def _resolve_engine(hass: HomeAssistant, requested: str | None) -> tuple[str, list[str]]:
-    """The engine (the chosen one, or HA's default) and the languages it speaks."""
-    if "tts" in hass.config.components:
-        from homeassistant.components import tts  # noqa: PLC0415 - only when TTS is set up
-        from homeassistant.components.tts.helper import get_engine_instance  # noqa: PLC0415
+def _engine_languages(hass: HomeAssistant, engine: str | None) -> tuple[str, list[str]] | None:
+    """The engine (as given, or HA's default for None) and its languages, if it exists."""
+    if "tts" not in hass.config.components:
+        return None
+    from homeassistant.components import tts  # noqa: PLC0415 - only when TTS is set up
+    from homeassistant.components.tts.helper import get_engine_instance  # noqa: PLC0415
 
-        engine = tts.async_resolve_engine(hass, requested)
-        if engine is not None and (instance := get_engine_instance(hass, engine)) is not None:
-            return engine, list(instance.supported_languages or [])
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="tts_engine_missing" if requested else "no_tts_engine",
-        translation_placeholders={"engine": requested or ""},
-    )
+    resolved = tts.async_resolve_engine(hass, engine)
+    if resolved is None or (instance := get_engine_instance(hass, resolved)) is None:
+        return None
+    return resolved, list(instance.supported_languages or [])
+
+
+def _resolve_engine(
+    hass: HomeAssistant, speaker: Loudspeaker, requested: str | None
+) -> tuple[str, list[str]]:
+    """The engine a loudspeaker speaks with, and the languages it speaks.
+
+    The call's engine, else the loudspeaker's, else Home Assistant's default (the cloud one if
+    there is one, else the first engine, which may be a station's offline voice). A loudspeaker's
+    engine that is gone is logged and skipped.
+    """
+    if requested:
+        if (found := _engine_languages(hass, requested)) is not None:
+            return found
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="tts_engine_missing",
+            translation_placeholders={"engine": requested},
+        )
+    configured = speaker.device.config.tts_engine
+    if configured:
+        if (found := _engine_languages(hass, configured)) is not None:
+            return found
+        _LOGGER.warning(
+            "%s: its TTS engine %s is not there; using the default", speaker.entity_id, configured
+        )
+    if (found := _engine_languages(hass, None)) is not None:
+        return found
+    raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_tts_engine")
+
+
+def _is_offline_voice(hass: HomeAssistant, engine: str) -> bool:
+    entry = er.async_get(hass).async_get(engine)
+    return entry is not None and entry.platform == DOMAIN and entry.domain == "tts"
+
+
+def _options(hass: HomeAssistant, engine: str, speaker: Loudspeaker) -> dict[str, str]:
+    """The offline voice gets the loudspeaker's voice and is asked for WAV (no conversion)."""
+    if _is_offline_voice(hass, engine):
+        return {"voice": speaker.device.config.voice, "preferred_format": "wav"}
+    return {}
 
 
 def _engine_language(language: str, engine: str, supported: list[str]) -> str:
@@ -215,12 +297,14 @@ def _engine_language(language: str, engine: str, supported: list[str]) -> str:
 # -- the action ------------------------------------------------------------------------------------
 async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     speakers = await _async_targets(hass, call)
-    engine, supported = _resolve_engine(hass, call.data.get(ATTR_TTS_ENGINE))
     message: str = call.data[ATTR_MESSAGE]
     plans: list[tuple[Loudspeaker, Announcement]] = []
     for speaker in speakers:
         config = speaker.device.config
+        engine, supported = _resolve_engine(hass, speaker, call.data.get(ATTR_TTS_ENGINE))
         language = call.data.get(ATTR_LANGUAGE, config.language)
+        entry = speaker.platform.config_entry
+        offline = offline_engine(hass, entry.entry_id) if entry is not None else None
         plans.append(
             (
                 speaker,
@@ -231,12 +315,16 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
                     repeat=call.data[ATTR_REPEAT],
                     volume=call.data.get(ATTR_VOLUME, config.volume),
                     engine=engine,
+                    options=_options(hass, engine, speaker),
+                    spoken_language=language,
+                    fallback=offline if offline not in (None, engine) else None,
+                    fallback_options=_options(hass, offline, speaker) if offline else None,
                 ),
             )
         )
 
     results: dict[str, dict[str, str]] = {}
-    tasks: dict[str, asyncio.Task[None]] = {}
+    tasks: dict[str, asyncio.Task[Spoken | None]] = {}
     for speaker, announcement in plans:
         result: dict[str, str] = {
             "name": speaker.device.config.name,
@@ -267,6 +355,10 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
             if isinstance(outcome, BaseException):
                 results[entity_id]["status"] = STATUS_FAILED
                 results[entity_id]["error"] = str(outcome) or type(outcome).__name__
+            elif outcome is not None and outcome.error is not None:
+                results[entity_id]["status"] = STATUS_FALLBACK
+                results[entity_id]["error"] = outcome.error
+                results[entity_id]["engine"] = outcome.engine
             else:
                 results[entity_id]["status"] = STATUS_DONE
         failed = [r for r in results.values() if r["status"] == STATUS_FAILED]
@@ -288,8 +380,8 @@ async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResp
     return None
 
 
-def _log_failure(entity_id: str) -> Callable[[asyncio.Task[None]], None]:
-    def done(task: asyncio.Task[None]) -> None:
+def _log_failure(entity_id: str) -> Callable[[asyncio.Task[Spoken | None]], None]:
+    def done(task: asyncio.Task[Spoken | None]) -> None:
         if not task.cancelled() and (error := task.exception()) is not None:
             _LOGGER.error("Announcement on %s failed: %s", entity_id, error)
 
@@ -298,29 +390,119 @@ def _log_failure(entity_id: str) -> Callable[[asyncio.Task[None]], None]:
 
 async def _async_run(
     hass: HomeAssistant, speaker: Loudspeaker, announcement: Announcement, call: ServiceCall
-) -> None:
+) -> Spoken | None:
     """One loudspeaker's announcement, in its turn; dropped if the same one is already waiting."""
     key = (announcement.message, announcement.language, announcement.chime)
     if key in speaker.announcements_waiting:
         _LOGGER.debug("%s: the same announcement is already waiting", speaker.entity_id)
-        return
+        return None
     speaker.announcements_waiting.add(key)
     try:
         await speaker.announce_lock.acquire()
     finally:
         speaker.announcements_waiting.discard(key)
     try:
-        await _async_speak(hass, speaker, announcement, call)
+        return await _async_speak(hass, speaker, announcement, call)
     finally:
         speaker.announce_lock.release()
 
 
-async def _async_speak(
-    hass: HomeAssistant, speaker: Loudspeaker, announcement: Announcement, call: ServiceCall
-) -> None:
-    """Event, volume, `repeat` x (chime, message), volume back; the lock is held."""
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    media_id: str
+    seconds: float | None  # the audio's length when it is known (WAV)
+    spoken: Spoken
+
+
+async def _async_render_with(
+    hass: HomeAssistant, engine: str, language: str, options: dict[str, str], message: str
+) -> tuple[str, float | None]:
+    """Have HA's TTS render the speech (through its cache); raise if the engine fails."""
     from homeassistant.components import tts  # noqa: PLC0415
 
+    stream = tts.async_create_stream(hass, engine, language, options)
+    stream.async_set_message(message)
+    async with asyncio.timeout(RENDER_TIMEOUT):
+        data = b"".join([chunk async for chunk in stream.async_stream_result()])
+    if not data:
+        raise HomeAssistantError("the engine returned no audio")
+    seconds = wav_seconds(data) if stream.extension == "wav" else None
+    return stream.media_source_id, seconds
+
+
+def _failure_issue_id(engine: str) -> str:
+    return f"tts_engine_failing_{engine}"
+
+
+@callback
+def _record_speech(hass: HomeAssistant, engine: str, error: str | None) -> None:
+    """Count an engine's failures in a row; a repair issue after `FAILURES_BEFORE_REPAIR`."""
+    failures: dict[str, int] = hass.data.setdefault(DATA_FAILURES, {})
+    if error is None:
+        if failures.pop(engine, 0):
+            ir.async_delete_issue(hass, DOMAIN, _failure_issue_id(engine))
+        return
+    failures[engine] = count = failures.get(engine, 0) + 1
+    if count >= FAILURES_BEFORE_REPAIR:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _failure_issue_id(engine),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="tts_engine_failing",
+            translation_placeholders={"engine": engine, "count": str(count), "error": error},
+        )
+
+
+async def _async_render(
+    hass: HomeAssistant, speaker: Loudspeaker, announcement: Announcement
+) -> _Rendered:
+    """The announcement's speech, by its engine or else by the offline voice."""
+    try:
+        media_id, seconds = await _async_render_with(
+            hass,
+            announcement.engine,
+            announcement.language,
+            announcement.options,
+            announcement.message,
+        )
+    except Exception as err:
+        error = str(err) or type(err).__name__
+        _record_speech(hass, announcement.engine, error)
+        if announcement.fallback is None:
+            _LOGGER.error(
+                "%s: speech by %s failed: %s", speaker.entity_id, announcement.engine, error
+            )
+            raise SpeechFailed(f"{announcement.engine}: {error}") from err
+        _LOGGER.warning(
+            "%s: speech by %s failed (%s); the offline voice %s speaks instead",
+            speaker.entity_id,
+            announcement.engine,
+            error,
+            announcement.fallback,
+        )
+        try:
+            media_id, seconds = await _async_render_with(
+                hass,
+                announcement.fallback,
+                announcement.spoken_language,
+                announcement.fallback_options or {},
+                announcement.message,
+            )
+        except Exception as fallback_err:
+            _LOGGER.error("%s: the offline voice failed too: %s", speaker.entity_id, fallback_err)
+            raise SpeechFailed(f"{announcement.engine}: {error}; {fallback_err}") from err
+        return _Rendered(media_id, seconds, Spoken(announcement.fallback, error))
+    _record_speech(hass, announcement.engine, None)
+    return _Rendered(media_id, seconds, Spoken(announcement.engine))
+
+
+async def _async_speak(
+    hass: HomeAssistant, speaker: Loudspeaker, announcement: Announcement, call: ServiceCall
+) -> Spoken:
+    """Event, volume, `repeat` x (chime, message), volume back; the lock is held."""
     config = speaker.device.config
     hass.bus.async_fire(
         EVENT_ANNOUNCEMENT,
@@ -339,6 +521,10 @@ async def _async_speak(
         context=call.context,
     )
     speaker.async_set_context(call.context)
+    # Rendered while the volume is set and the chime plays.
+    rendering = hass.async_create_task(
+        _async_render(hass, speaker, announcement), f"anninh speech {speaker.entity_id}"
+    )
     previous = speaker.target_volumes()
     try:
         if speaker.active_targets(MediaPlayerEntityFeature.VOLUME_SET):
@@ -354,20 +540,20 @@ async def _async_speak(
                     DURATIONS[announcement.chime],
                     CHIME_START_GRACE,
                 )
-            media_id = tts.generate_media_source_id(
-                hass,
-                announcement.message,
-                engine=announcement.engine,
-                language=announcement.language,
-            )
+            rendered = await rendering
             await _async_play_and_wait(
                 hass,
                 speaker,
-                media_id,
-                speech_seconds(announcement.message),
+                rendered.media_id,
+                rendered.seconds or speech_seconds(announcement.message),
                 SPEECH_START_GRACE,
             )
+        return (await rendering).spoken
     finally:
+        if not rendering.done():
+            rendering.cancel()
+        elif not rendering.cancelled():
+            rendering.exception()  # retrieved: raised above, or lost to a failed chime
         if previous:
             await speaker.async_set_target_volumes(previous)
 

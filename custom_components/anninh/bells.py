@@ -19,9 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
-from homeassistant.components import webhook
+from homeassistant.components import persistent_notification, webhook
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
@@ -42,6 +43,11 @@ DEBOUNCE_SECONDS = 2.0
 RATE_LIMIT = 10
 RATE_WINDOW = 60.0
 MAX_BODY_BYTES = 4096
+
+
+def alarm_notification_id(device_id: str) -> str:
+    """Id of the bell blueprint's notification about one bell (its device id): cleared on ack."""
+    return f"anninh_alarm_{device_id}"
 
 
 def silent_issue_id(subentry_id: str) -> str:
@@ -204,10 +210,18 @@ class BellDevice(Device):
 
     @callback
     def async_acknowledge(self, user: str | None) -> None:
-        """Someone took charge: the alarm clears, who and when are kept."""
+        """Someone took charge: the alarm clears, who and when are kept, the notice goes.
+
+        The bell blueprint's default notice (`persistent_notification.create`) carries the id
+        `alarm_notification_id(<bell's device id>)`; the blueprint itself clears a phone's
+        notification (notify.mobile_app_…, same id as its tag) when the alarm turns off.
+        """
         self.alarm_active = False
         self.acknowledged_by = user
         self.acknowledged_at = dt_util.utcnow()
+        device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, self.subentry_id)})
+        if device is not None:
+            persistent_notification.async_dismiss(self.hass, alarm_notification_id(device.id))
         self.hass.bus.async_fire(
             EVENT_ALARM_ACKNOWLEDGED,
             {

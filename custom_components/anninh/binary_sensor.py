@@ -6,7 +6,7 @@ from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import STATE_ON, EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
@@ -36,15 +36,24 @@ def _bell_sensors(device: BellDevice) -> list[BinarySensorEntity]:
 
 
 class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):
-    """On while the camera's detector sees motion (after its hysteresis)."""
+    """On while the camera's detector sees motion (after its hysteresis).
+
+    Written only when motion starts or ends (or the camera goes offline or comes back), not on the
+    camera's once-a-second updates during motion: one state row per change, two per motion event.
+    `score` and `boxes` are those of the frame in which the motion was detected, kept until it
+    ends (then 0 and none).
+    """
 
     _attr_device_class = BinarySensorDeviceClass.MOTION
-    # Score and boxes change every second during motion: keep them out of the history database.
+    # Detection details, not history: kept out of the history database.
     _unrecorded_attributes = frozenset({"score", "boxes"})
 
     def __init__(self, device: CameraDevice) -> None:
         """Bind to the camera."""
         super().__init__(device, "motion")
+        self._written: tuple[bool, bool] | None = None  # (available, on) last written
+        self._score = 0.0
+        self._boxes: list[list[int]] = []
 
     @property
     def is_on(self) -> bool:
@@ -53,9 +62,25 @@ class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Fraction of the picture that changed, and where (x, y, w, h in pixels)."""
-        motion = self.device.motion
-        return {"score": round(motion.score, 4), "boxes": [list(box) for box in motion.boxes]}
+        """Fraction of the picture that changed, and where (x, y, w, h in pixels), at the start."""
+        return {"score": self._score, "boxes": self._boxes}
+
+    @callback
+    def _handle_device_update(self) -> None:
+        if (self.available, self.is_on) != self._written:
+            self.async_write_ha_state()
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """On a change, take the detection details of now (whoever writes: HA writes first)."""
+        current = (self.available, self.is_on)
+        if current != self._written:
+            motion = self.device.motion
+            on = current == (True, True)
+            self._score = round(motion.score, 4) if on else 0.0
+            self._boxes = [list(box) for box in motion.boxes] if on else []
+            self._written = current
+        super().async_write_ha_state()
 
 
 class AlarmSensor(AnNinhBellEntity, BinarySensorEntity, RestoreEntity):

@@ -319,19 +319,22 @@ class CameraDevice(Device):
         if not self._running or self.health.state is StreamState.STREAMING:
             return
         reason = self.health.reason
+        key = "camera_offline_auth" if reason is StreamProblem.INVALID_AUTH else "camera_offline"
+        placeholders = {
+            "name": self.config.name,
+            "address": self.config.address,
+            "minutes": str(round(OFFLINE_REPAIR_AFTER / 60)),
+        }
+        if self.config.donor_name:
+            placeholders["donor"] = self.config.donor_name
+        else:  # the station's own camera: no household to contact
+            key = f"{key}_owned"
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             offline_issue_id(self.subentry_id),
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=(
-                "camera_offline_auth" if reason is StreamProblem.INVALID_AUTH else "camera_offline"
-            ),
-            translation_placeholders={
-                "name": self.config.name,
-                "donor": self.config.donor_name,
-                "address": self.config.address,
-                "minutes": str(round(OFFLINE_REPAIR_AFTER / 60)),
-            },
+            translation_key=key,
+            translation_placeholders=placeholders,
         )

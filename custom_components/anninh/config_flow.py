@@ -49,11 +49,14 @@ from .const import (
     CONF_STREAM_URL,
     CONF_SUB_STREAM_URL,
     CONF_TARGETS,
+    CONF_TTS_ENGINE,
+    CONF_VOICE,
     CONF_VOLUME,
     CONF_WEBHOOK_ID,
     DEFAULT_PRE_EVENT_SECONDS,
     DEFAULT_PRIORITY,
     DEFAULT_RETENTION_DAYS,
+    DEFAULT_VOICE,
     DEFAULT_VOLUME,
     DOMAIN,
     LANGUAGES,
@@ -66,6 +69,7 @@ from .const import (
     SUBENTRY_BELL,
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
+    VOICES,
 )
 from .engine.source import (
     SourceKind,
@@ -358,7 +362,10 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
         return vol.Schema(
             {
                 **_place_fields(self.hass, defaults),
-                vol.Required(CONF_DONOR_NAME, default=defaults.get(CONF_DONOR_NAME, "")): TEXT,
+                # Optional: a camera the station owns has no donor household.
+                vol.Optional(
+                    CONF_DONOR_NAME, description={"suggested_value": defaults.get(CONF_DONOR_NAME)}
+                ): TEXT,
                 vol.Optional(
                     CONF_DONOR_PHONE,
                     description={"suggested_value": defaults.get(CONF_DONOR_PHONE)},
@@ -418,8 +425,6 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
                 CONF_PASSWORD: password,
             }
         )
-        if not user_input[CONF_DONOR_NAME]:
-            return {CONF_DONOR_NAME: "donor_required"}
         for sub in self._get_entry().subentries.values():
             if (
                 sub.subentry_type == SUBENTRY_CAMERA
@@ -582,8 +587,14 @@ def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
 class LoudspeakerSubentryFlow(_DeviceSubentryFlow):
     """Add or change a loudspeaker: the media players it speaks through."""
 
+    def _default_engine(self) -> str | None:
+        """A new loudspeaker speaks with the station's offline voice, when it has one."""
+        from .tts import offline_engine  # noqa: PLC0415 - loads HA's tts component
+
+        return offline_engine(self.hass, self._get_entry().entry_id)
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Place, target media players, default volume and spoken language."""
+        """Place, target media players, default volume, spoken language, engine and voice."""
         current = self._current()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -598,8 +609,12 @@ class LoudspeakerSubentryFlow(_DeviceSubentryFlow):
                 errors[CONF_TARGETS] = "target_loop"
             if not errors:
                 user_input[CONF_VOLUME] = int(user_input[CONF_VOLUME])
+                user_input[CONF_TTS_ENGINE] = user_input.get(CONF_TTS_ENGINE) or ""
                 return self._finish(user_input)
         defaults = {**current, **(user_input or {})}
+        engine = defaults.get(CONF_TTS_ENGINE)
+        if engine is None and self.source != "reconfigure":
+            engine = self._default_engine()
         schema = vol.Schema(
             {
                 **_place_fields(self.hass, defaults),
@@ -617,6 +632,14 @@ class LoudspeakerSubentryFlow(_DeviceSubentryFlow):
                     selector.SelectSelectorConfig(
                         options=list(LANGUAGES), translation_key=CONF_LANGUAGE
                     )
+                ),
+                vol.Optional(
+                    CONF_TTS_ENGINE, description={"suggested_value": engine or None}
+                ): selector.EntitySelector(selector.EntitySelectorConfig(domain="tts")),
+                vol.Required(
+                    CONF_VOICE, default=defaults.get(CONF_VOICE, DEFAULT_VOICE)
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=list(VOICES), translation_key=CONF_VOICE)
                 ),
             }
         )

@@ -1,4 +1,9 @@
-"""Image entity "last motion": the last picture in which a camera saw motion, boxes drawn."""
+"""Image entity "last motion": the picture of the camera's latest motion event, boxes drawn.
+
+Its state (the picture's time) changes once per motion event, plus at most once every
+`LONG_EVENT_REFRESH` seconds of one unbroken event (see engine/pipeline.py): one logbook line and
+one state row per event, not one a second.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ async def async_setup_entry(
 
 
 class LastMotionImage(AnNinhCameraEntity, ImageEntity):
-    """Updated when a camera sees motion; the JPEG is drawn only when someone looks."""
+    """Updated once per motion event; the JPEG is drawn only when someone looks."""
 
     _attr_content_type = "image/jpeg"
 

@@ -4,7 +4,6 @@ The station is a config entry; each donated camera, bell and loudspeaker is a co
 device with entities. `entry.runtime_data` is the `Station` that keeps them running.
 """
 
-
 from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform

@@ -29,6 +29,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util import dt as dt_util
 
+from .cameras import CameraDevice
 from .const import DOMAIN
 from .engine.storage import (
     ClipEntry,
@@ -44,6 +45,25 @@ MEDIA_URL = "/api/anninh/media"
 THUMBNAIL_URL = "/api/anninh/thumbnail"
 MIME_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 THUMBNAIL_WIDTH = 320
+# Clip titles are plain text (the media browser does not translate them): HA's language.
+TRIGGER_WORDS = {
+    "vi": {"bell": "chuông báo động", "motion": "chuyển động", "manual": "ghi thủ công"},
+    "en": {"bell": "bell", "motion": "motion", "manual": "manual"},
+}
+SNAPSHOT_WORDS = {"vi": "ảnh chụp", "en": "snapshot"}
+
+
+def _language(hass: HomeAssistant) -> str:
+    return "vi" if hass.config.language.lower().startswith("vi") else "en"
+
+
+def _camera_names(station: Station) -> dict[str, str]:
+    """Camera folder -> the camera's name, for titles (a folder of a removed camera: itself)."""
+    return {
+        device.folder: device.config.name
+        for device in station.devices.values()
+        if isinstance(device, CameraDevice)
+    }
 
 
 async def async_get_media_source(hass: HomeAssistant) -> AnNinhMediaSource:
@@ -140,11 +160,7 @@ class AnNinhMediaSource(MediaSource):
         )
 
     async def _cameras(self, station: Station, entry_id: str, root: Path) -> BrowseMediaSource:
-        names = {
-            device.folder: device.config.name
-            for device in station.devices.values()
-            if hasattr(device, "folder")
-        }
+        names = _camera_names(station)
         folders = await self.hass.async_add_executor_job(list_cameras, root)
         return self._folder(
             entry_id,
@@ -159,7 +175,7 @@ class AnNinhMediaSource(MediaSource):
         days.sort(reverse=True)
         return self._folder(
             f"{entry_id}/{camera}",
-            camera,
+            _camera_names(station).get(camera, camera),
             [self._folder(f"{entry_id}/{camera}/{day}", day, []) for day in days],
         )
 
@@ -178,10 +194,19 @@ class AnNinhMediaSource(MediaSource):
         video = entry.kind == "video"
         start = dt_util.as_local(entry.start).strftime("%H:%M:%S") if entry.start else ""
         sidecar = entry.sidecar
-        trigger = (sidecar.get("trigger") or {}).get("kind", "")
+        language = _language(self.hass)
+        kind = (sidecar.get("trigger") or {}).get("kind", "")
+        trigger = TRIGGER_WORDS[language].get(kind, kind)
+        what = "" if video else SNAPSHOT_WORDS[language]
         details = " · ".join(
             part
-            for part in (start, trigger, sidecar.get("reason") or "", "⚖" if entry.evidence else "")
+            for part in (
+                start,
+                what,
+                trigger,
+                sidecar.get("reason") or "",
+                "⚖" if entry.evidence else "",
+            )
             if part
         )
         thumbnail = async_sign_path(

@@ -31,11 +31,14 @@ from .const import (
     CONF_STREAM_URL,
     CONF_SUB_STREAM_URL,
     CONF_TARGETS,
+    CONF_TTS_ENGINE,
+    CONF_VOICE,
     CONF_VOLUME,
     CONF_WEBHOOK_ID,
     DEFAULT_PRE_EVENT_SECONDS,
     DEFAULT_PRIORITY,
     DEFAULT_RETENTION_DAYS,
+    DEFAULT_VOICE,
     DEFAULT_VOLUME,
     SOURCE_WEBHOOK,
     SUBENTRY_BELL,
@@ -195,6 +198,8 @@ class LoudspeakerConfig(DeviceConfig):
     targets: tuple[str, ...]
     volume: int
     language: str
+    tts_engine: str  # "": Home Assistant's default engine
+    voice: str  # used when the offline engine speaks
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> LoudspeakerConfig:
@@ -205,6 +210,8 @@ class LoudspeakerConfig(DeviceConfig):
             targets=tuple(data.get(CONF_TARGETS, ())),
             volume=int(data.get(CONF_VOLUME, DEFAULT_VOLUME)),
             language=data.get(CONF_LANGUAGE, "vi"),
+            tts_engine=data.get(CONF_TTS_ENGINE) or "",
+            voice=data.get(CONF_VOICE, DEFAULT_VOICE),
         )
 
 

@@ -38,11 +38,29 @@ DEVICE_TYPES: dict[str, type[Device]] = {
     SUBENTRY_BELL: BellDevice,
     SUBENTRY_LOUDSPEAKER: LoudspeakerDevice,
 }
+STATION = "station"
+# Home Assistant translates a device's name (translation_key) but not its model, so the model is
+# written in the station's language (HA's language at set-up; rewritten at every set-up).
 MODELS = {
-    SUBENTRY_CAMERA: "Camera an ninh",
-    SUBENTRY_BELL: "Chuông báo động",
-    SUBENTRY_LOUDSPEAKER: "Loa an ninh",
+    "vi": {
+        STATION: "Đơn vị công an",
+        SUBENTRY_CAMERA: "Camera an ninh",
+        SUBENTRY_BELL: "Chuông báo động",
+        SUBENTRY_LOUDSPEAKER: "Loa an ninh",
+    },
+    "en": {
+        STATION: "Police station",
+        SUBENTRY_CAMERA: "Security camera",
+        SUBENTRY_BELL: "Alarm bell",
+        SUBENTRY_LOUDSPEAKER: "Security loudspeaker",
+    },
 }
+
+
+def device_model(hass: HomeAssistant, kind: str) -> str:
+    """The model shown for a station (`STATION`) or a device kind, in HA's language."""
+    language = "vi" if hass.config.language.lower().startswith("vi") else "en"
+    return MODELS[language][kind]
 
 
 class Station:
@@ -66,7 +84,7 @@ class Station:
             identifiers={(DOMAIN, self.entry.entry_id)},
             name=self.settings.name,
             manufacturer=MANUFACTURER,
-            model="Station",
+            model=device_model(self.hass, STATION),
         )
         for subentry in self.entry.subentries.values():
             await self._async_add_device(subentry)
@@ -145,8 +163,10 @@ class Station:
             config_subentry_id=subentry.subentry_id,
             identifiers={(DOMAIN, subentry.subentry_id)},
             name=config.name,
-            manufacturer=getattr(config, "donor_name", "") or MANUFACTURER,
-            model=MODELS[subentry.subentry_type],
+            # Never the donor household: personal data stays out of the device registry. Set on
+            # every start, so this also rewrites devices registered with the donor's name.
+            manufacturer=MANUFACTURER,
+            model=device_model(self.hass, subentry.subentry_type),
             via_device=(DOMAIN, self.entry.entry_id),
         )
         self.devices[subentry.subentry_id] = device

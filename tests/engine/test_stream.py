@@ -405,6 +405,23 @@ def test_long_key_frame_interval_stays_streaming(tmp_path: Path, make_reader) ->
     assert rec.states() == [(StreamState.STREAMING, None)]
 
 
+def test_joining_a_long_gop_camera_waits_for_its_key_frame(
+    rtsp_camera, make_reader, tmp_path: Path
+) -> None:
+    """A live camera with 6 s between key frames, joined mid-GOP: streaming at its next key frame.
+
+    Packets arrive from the start but nothing decodes until then: that is not a broken stream.
+    """
+    video = make_h264_file(tmp_path / "gop.mp4", seconds=12.0, fps=15, gop=90, moving_block=False)
+    camera = rtsp_camera(file=video)
+    first, first_rec = make_reader(camera.url)  # the camera runs; a second client joins later
+    first_rec.wait(lambda: first.health.state is StreamState.STREAMING, timeout=20)
+    time.sleep(2.0)  # mid-GOP
+    reader, rec = make_reader(camera.url, read_timeout=2.0)
+    rec.wait(lambda: reader.health.state is StreamState.STREAMING, timeout=20)
+    assert rec.states() == [(StreamState.STREAMING, None)]
+
+
 def test_wakes_mid_gop_from_packet_cue_with_catch_up(tmp_path: Path, make_reader) -> None:
     path = make_h264_file(
         tmp_path / "c.mp4", 320, 180, fps=15, seconds=4.0, gop=60, motion_window=(2.6, 4.0)

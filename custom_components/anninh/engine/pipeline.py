@@ -3,6 +3,12 @@
 Runs entirely on the reader's thread. It reports to its owner only what an owner needs to show:
 motion turning on or off, and while motion lasts at most one update a second (score and boxes),
 so 60 cameras at 5 analysed frames a second do not flood the caller's event loop.
+
+The last-motion picture changes once per motion event: it is the frame in which the event was
+detected (what the duty officer wants to see first: what set the camera off). During one unbroken
+event it is renewed at most every `LONG_EVENT_REFRESH` seconds, with the frame of the most motion
+(highest score) since the last picture, so a camera watching a busy road keeps a recent picture
+without writing a new one every second.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from .source import StreamSource
 from .stream import StreamHealth, StreamReader
 
 MOTION_UPDATE_INTERVAL = 1.0  # s between score/box updates while motion lasts
+LONG_EVENT_REFRESH = (
+    300.0  # s: the picture of one unbroken motion event is renewed at most this often
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,7 @@ class _Snapshot:
     frame: av.VideoFrame
     boxes: list[tuple[int, int, int, int]]
     at: float
+    score: float
 
 
 class CameraPipeline:
@@ -60,7 +70,10 @@ class CameraPipeline:
         self._on_motion = on_motion
         self._last = MotionResult(motion=False, score=0.0, boxes=[], lighting_change=False)
         self._published_at = 0.0
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: _Snapshot | None = None  # the picture shown (see the module docstring)
+        self._candidate: _Snapshot | None = None  # the most motion since that picture
+        self._event_pictured = False  # the running event has its picture
+        self._pictured_at = 0.0  # when the picture last changed (wall clock)
         self._jpeg: tuple[_Snapshot, bytes] | None = None
         self._sensitivity: int | None = None
         self.reader = StreamReader(
@@ -96,7 +109,7 @@ class CameraPipeline:
 
     @property
     def last_motion_at(self) -> float | None:
-        """Wall-clock time of the last picture with motion, if any."""
+        """Wall-clock time of the last-motion picture, if any (changes once per event)."""
         snapshot = self._snapshot
         return snapshot.at if snapshot else None
 
@@ -112,18 +125,35 @@ class CameraPipeline:
             if self._last.motion or self._last.boxes:
                 self.detector.reset()
                 self._last = MotionResult(motion=False, score=0.0, boxes=[], lighting_change=False)
+                self._event_pictured, self._candidate = False, None
                 self._publish(self._last, wallclock)
             return
         result = self.detector.process(luma, timestamp)
         previous, self._last = self._last, result
-        if result.motion and result.boxes:
-            frame = self.reader.latest_frame()
-            if frame is not None:
-                self._snapshot = _Snapshot(frame, result.boxes, wallclock)
+        if not result.motion:
+            self._event_pictured, self._candidate = False, None
+        elif result.boxes:
+            self._picture(result, wallclock)
         if result.motion != previous.motion or (
             result.motion and wallclock - self._published_at >= MOTION_UPDATE_INTERVAL
         ):
             self._publish(result, wallclock)
+
+    def _picture(self, result: MotionResult, wallclock: float) -> None:
+        """Keep the event's first picture; renew it during a long event (module docstring)."""
+        frame = self.reader.latest_frame()
+        if frame is None:
+            return
+        shot = _Snapshot(frame, list(result.boxes), wallclock, result.score)
+        if not self._event_pictured:
+            self._snapshot, self._candidate, self._event_pictured = shot, None, True
+            self._pictured_at = wallclock
+            return
+        if self._candidate is None or shot.score >= self._candidate.score:
+            self._candidate = shot
+        if wallclock - self._pictured_at >= LONG_EVENT_REFRESH:
+            self._snapshot, self._candidate = self._candidate, None
+            self._pictured_at = wallclock
 
     def _publish(self, result: MotionResult, wallclock: float) -> None:
         self._published_at = wallclock

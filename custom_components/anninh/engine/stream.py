@@ -619,7 +619,10 @@ class StreamReader:
         if session.consecutive_errors >= _MAX_CONSECUTIVE_DECODE_ERRORS:
             return StreamProblem.DECODE_ERROR
         limit = self.read_timeout
-        if self._skipping:
+        if not session.streamed:
+            # A camera joined mid-GOP sends its first decodable picture at its next key frame.
+            limit = max(limit, _KEY_WAIT_CAP)
+        elif self._skipping:
             # The next key frame can be a while: 2.5 intervals, or the cap while the interval is
             # not known yet (one key frame seen; cameras send one every 1-10 s, some less often).
             wait = 2.5 * self._key_interval if self._key_interval else _KEY_WAIT_CAP
