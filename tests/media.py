@@ -136,3 +136,21 @@ def make_h264_file(
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def make_mjpeg_file(path: Path | str, seconds: float = 2.0, fps: int = 15) -> Path:
+    """An MJPEG AVI (320x180, each frame a flat grey that brightens): an old camera's stream."""
+    path = Path(path)
+    with av.open(str(path), mode="w", format="avi") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuvj420p"
+        stream.time_base = Fraction(1, fps)
+        for i in range(round(seconds * fps)):
+            image = np.full((180, 320, 3), (i * 7) % 255, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

@@ -14,13 +14,11 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import av
-import numpy as np
 import pytest
 from aiortc import (
     RTCConfiguration,
@@ -41,7 +39,7 @@ from custom_components.anninh.const import SUBENTRY_CAMERA
 from custom_components.anninh.engine.live import LiveRelay
 
 from .conftest import camera_data, station_entry, subentry, wait_until
-from .media import make_h264_file
+from .media import make_h264_file, make_mjpeg_file
 from .rtsp import RtspCamera
 
 FIRST_FRAME_WITHIN = 5.0
@@ -322,22 +320,6 @@ async def test_webrtc_from_rtsp_camera(
     print(f"rtsp time to first frame: {at - started:.2f} s")
 
 
-def _make_mjpeg_file(path: Path, seconds: float = 3.0, fps: int = 10) -> Path:
-    with av.open(str(path), mode="w", format="avi") as container:
-        stream = container.add_stream("mjpeg", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuvj420p"
-        stream.time_base = Fraction(1, fps)
-        for i in range(round(seconds * fps)):
-            image = np.full((180, 320, 3), (i * 7) % 255, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
-
-
 async def test_mjpeg_camera_plays_over_webrtc(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
@@ -345,7 +327,7 @@ async def test_mjpeg_camera_plays_over_webrtc(
     cleanup: list[Viewer],
 ) -> None:
     """An MJPEG camera is offered as WebRTC too: re-encoded to H.264 while someone watches."""
-    video = _make_mjpeg_file(media_dir / "old.avi")
+    video = make_mjpeg_file(media_dir / "old.avi", seconds=3.0, fps=10)
     entry, entity_id = await _station(hass, media_dir, str(video))
     await wait_until(lambda: hass.states.get(entity_id).state == "streaming", 15)  # type: ignore[union-attr]
     relay = _relay(entry)

@@ -10,7 +10,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -28,7 +27,7 @@ from custom_components.anninh.engine.live import (
     baseline_profile,
     narrow_offer,
 )
-from tests.media import make_h264_file
+from tests.media import make_h264_file, make_mjpeg_file
 
 
 def _packets(path: Path) -> tuple[list[av.Packet], bytes]:
@@ -283,7 +282,7 @@ async def test_every_kind_of_camera_plays(
     """Relayed or re-encoded, a real peer decodes nearly every frame from within a second."""
     fps, seconds = 15, 3.0
     if kind == "mjpeg":
-        path = _mjpeg_file(tmp_path / "old.avi", fps=fps)
+        path = make_mjpeg_file(tmp_path / "old.avi", fps=fps)
     else:
         path = make_h264_file(
             tmp_path / f"{kind}.mp4",
@@ -313,21 +312,6 @@ async def test_every_kind_of_camera_plays(
         assert stats["transcoded_frames"] > 0
         assert "profile-level-id=42e01f" in str(seen["answer"])
         assert not relay.stats()["transcoding"]  # stopped with its last viewer
-
-
-def _mjpeg_file(path: Path, seconds: float = 2.0, fps: int = 15) -> Path:
-    with av.open(str(path), mode="w", format="avi") as container:
-        stream = container.add_stream("mjpeg", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuvj420p"
-        for i in range(round(seconds * fps)):
-            image = np.full((180, 320, 3), (i * 7) % 255, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
 
 
 async def test_candidates_before_the_answer_are_kept(tmp_path: Path, socket_enabled: None) -> None:
