@@ -41,6 +41,7 @@ from .media import make_h264_file
 pytest_plugins = ["tests.rtsp", "tests.standins"]
 
 STATION_NAME = "Công an xã Ngũ Đoan"
+BELL_BLUEPRINT = "anninh/bell_pressed_record_announce.yaml"
 LOCATION = {"latitude": 20.83, "longitude": 106.72}
 
 
@@ -81,6 +82,26 @@ def media_dir(hass: HomeAssistant, tmp_path: Path, config_dir: Path) -> Path:
 def video_file(media_dir: Path) -> Path:
     """A real H.264 MP4 inside the allowed media folder (a demo-style local camera)."""
     return make_h264_file(media_dir / "street.mp4", seconds=2.0)
+
+
+async def async_use_blueprint(
+    hass: HomeAssistant, path: str, inputs: dict[str, Any], alias: str | None = None
+) -> None:
+    """Set up one automation from a shipped blueprint (`anninh/<file>.yaml`) with `inputs`."""
+    from homeassistant.setup import async_setup_component
+
+    automation = {"alias": alias or path, "use_blueprint": {"path": path, "input": inputs}}
+    assert await async_setup_component(hass, "automation", {"automation": automation})
+    await hass.async_block_till_done()
+
+
+def entity_id_of(hass: HomeAssistant, subentry_id: str, domain: str, key: str) -> str:
+    """The entity id of one of a device's entities (unique id `<subentry id>-<key>`)."""
+    from homeassistant.helpers import entity_registry as er
+
+    entity_id = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{subentry_id}-{key}")
+    assert entity_id is not None, f"no {domain} {key} for {subentry_id}"
+    return entity_id
 
 
 def camera_data(url: str, name: str = "Ngã ba chợ", **extra: Any) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from typing import Any
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -20,13 +18,22 @@ from custom_components.anninh.const import (
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
     CONF_TARGETS,
-    DOMAIN,
     SUBENTRY_BELL,
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
 )
 
-from .conftest import bell_data, camera_data, loudspeaker_data, station_entry, subentry, wait_until
+from .conftest import (
+    BELL_BLUEPRINT,
+    async_use_blueprint,
+    bell_data,
+    camera_data,
+    entity_id_of,
+    loudspeaker_data,
+    station_entry,
+    subentry,
+    wait_until,
+)
 from .standins import THON_3, RecordingPlayer, StandInEngine
 
 
@@ -62,32 +69,22 @@ async def test_bell_press_records_announces_notifies(
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    registry = er.async_get(hass)
     bell_id = next(s for s, v in entry.subentries.items() if v.subentry_type == SUBENTRY_BELL)
-    event_entity = registry.async_get_entity_id("event", DOMAIN, f"{bell_id}-event")
-    alarm_entity = registry.async_get_entity_id("binary_sensor", DOMAIN, f"{bell_id}-alarm")
-    ack_entity = registry.async_get_entity_id("button", DOMAIN, f"{bell_id}-acknowledge")
+    event_entity = entity_id_of(hass, bell_id, "event", "event")
+    alarm_entity = entity_id_of(hass, bell_id, "binary_sensor", "alarm")
+    ack_entity = entity_id_of(hass, bell_id, "button", "acknowledge")
     notifications = async_mock_service(hass, "notify", "truc_ban")
-    assert await async_setup_component(
+    await async_use_blueprint(
         hass,
-        "automation",
+        BELL_BLUEPRINT,
         {
-            "automation": {
-                "alias": "Chuông trạm y tế",
-                "use_blueprint": {
-                    "path": "anninh/bell_pressed_record_announce.yaml",
-                    "input": {
-                        "bell": event_entity,
-                        "notify_action": "notify.truc_ban",
-                        "pre_event": 2,
-                        "duration": 2,
-                        "chime": "bell",
-                    },
-                },
-            }
+            "bell": event_entity,
+            "notify_action": "notify.truc_ban",
+            "pre_event": 2,
+            "duration": 2,
+            "chime": "bell",
         },
     )
-    await hass.async_block_till_done()
     device = entry.runtime_data.devices[camera_id]
     await wait_until(lambda: device.recorder.stats().seconds >= 3.0)
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)

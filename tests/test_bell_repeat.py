@@ -10,7 +10,6 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
 
@@ -24,7 +23,16 @@ from custom_components.anninh.const import (
     SUBENTRY_LOUDSPEAKER,
 )
 
-from .conftest import bell_data, loudspeaker_data, station_entry, subentry, wait_until
+from .conftest import (
+    BELL_BLUEPRINT,
+    async_use_blueprint,
+    bell_data,
+    entity_id_of,
+    loudspeaker_data,
+    station_entry,
+    subentry,
+    wait_until,
+)
 from .standins import THON_3, RecordingPlayer, StandInEngine
 
 
@@ -54,24 +62,13 @@ async def test_announcement_repeats_until_acknowledged(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     bell_id = next(s for s, v in entry.subentries.items() if v.subentry_type == SUBENTRY_BELL)
-    registry = er.async_get(hass)
-    event_entity = registry.async_get_entity_id("event", DOMAIN, f"{bell_id}-event")
-    ack_entity = registry.async_get_entity_id("button", DOMAIN, f"{bell_id}-acknowledge")
-    assert await async_setup_component(
+    event_entity = entity_id_of(hass, bell_id, "event", "event")
+    ack_entity = entity_id_of(hass, bell_id, "button", "acknowledge")
+    await async_use_blueprint(  # the default notify action: persistent_notification.create
         hass,
-        "automation",
-        {
-            "automation": {
-                "alias": "Chuông trạm y tế",
-                "use_blueprint": {
-                    "path": "anninh/bell_pressed_record_announce.yaml",
-                    # The default notify action: persistent_notification.create.
-                    "input": {"bell": event_entity, "chime": "none", "repeat_every": 1},
-                },
-            }
-        },
+        BELL_BLUEPRINT,
+        {"bell": event_entity, "chime": "none", "repeat_every": 1},
     )
-    await hass.async_block_till_done()
     announcements = async_capture_events(hass, EVENT_ANNOUNCEMENT)
 
     bell = entry.runtime_data.devices[bell_id]
@@ -104,24 +101,12 @@ async def test_phone_notification_cleared_on_acknowledge(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     (bell_id,) = list(entry.subentries)
-    registry = er.async_get(hass)
-    event_entity = registry.async_get_entity_id("event", DOMAIN, f"{bell_id}-event")
-    ack_entity = registry.async_get_entity_id("button", DOMAIN, f"{bell_id}-acknowledge")
+    event_entity = entity_id_of(hass, bell_id, "event", "event")
+    ack_entity = entity_id_of(hass, bell_id, "button", "acknowledge")
     calls = async_mock_service(hass, "notify", "mobile_app_truc_ban")
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "alias": "Chuông",
-                "use_blueprint": {
-                    "path": "anninh/bell_pressed_record_announce.yaml",
-                    "input": {"bell": event_entity, "notify_action": "notify.mobile_app_truc_ban"},
-                },
-            }
-        },
+    await async_use_blueprint(
+        hass, BELL_BLUEPRINT, {"bell": event_entity, "notify_action": "notify.mobile_app_truc_ban"}
     )
-    await hass.async_block_till_done()
     bell = entry.runtime_data.devices[bell_id]
     assert isinstance(bell, BellDevice)
     bell.async_press("press", via="test")

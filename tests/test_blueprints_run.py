@@ -8,7 +8,6 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -19,17 +18,8 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED
 from custom_components.anninh.const import DOMAIN, SUBENTRY_CAMERA
 
-from .conftest import camera_data, station_entry, subentry, wait_until
+from .conftest import async_use_blueprint, camera_data, station_entry, subentry, wait_until
 from .media import make_h264_file
-
-
-async def _automation(hass: HomeAssistant, path: str, inputs: dict[str, Any]) -> None:
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {"automation": {"alias": path, "use_blueprint": {"path": path, "input": inputs}}},
-    )
-    await hass.async_block_till_done()
 
 
 async def test_motion_after_hours_records_and_notifies(
@@ -46,7 +36,7 @@ async def test_motion_after_hours_records_and_notifies(
     motion = registry.async_get_entity_id("binary_sensor", DOMAIN, f"{camera_id}-motion")
     notifications = async_mock_service(hass, "notify", "truc_ban")
     finished = async_capture_events(hass, EVENT_RECORDING_FINISHED)
-    await _automation(
+    await async_use_blueprint(
         hass,
         "anninh/motion_after_hours_record_notify.yaml",
         {
@@ -80,7 +70,7 @@ async def test_offline_camera_notifies(
     status = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{camera_id}-status")
     await wait_until(lambda: hass.states.get(status).state == "streaming")
     notices = async_mock_service(hass, "persistent_notification", "create")
-    await _automation(
+    await async_use_blueprint(
         hass, "anninh/device_offline_notify.yaml", {"camera_status": [status], "minutes": 5}
     )
     server.stop()

@@ -340,3 +340,21 @@ async def test_candidates_before_the_answer_are_kept(tmp_path: Path, socket_enab
     await relay.close()
     await pc.close()
     loopback.stop()
+
+
+async def test_bad_offers_are_refused_with_a_reason(tmp_path: Path) -> None:
+    """A garbage offer or one without H.264 ends in a LiveError, no session left behind."""
+    relay = LiveRelay("cam", asyncio.get_running_loop())
+    with av.open(str(make_h264_file(tmp_path / "b.mp4", seconds=0.5))) as container:
+        for packet in container.demux(container.streams.video[0]):
+            relay.on_packet(packet)
+    for offer, reason in (
+        ("not an SDP at all", "no_h264_in_offer"),
+        (CHROMIUM_OFFER.replace("H264", "H265"), "no_h264_in_offer"),
+        (CHROMIUM_OFFER.replace("a=mid:1", "a=mid:"), "negotiation_failed"),
+    ):
+        with pytest.raises(LiveError) as err:
+            await relay.answer(offer, "bad")
+        assert err.value.reason == reason, offer[:40]
+        assert relay.session_count == 0
+    await relay.close()
