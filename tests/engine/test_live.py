@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from custom_components.anninh.engine.live import (
+    TRANSCODE_QUEUE_PACKETS,
     VIDEO_CLOCK,
     LiveError,
     LiveMode,
@@ -23,6 +25,7 @@ from custom_components.anninh.engine.live import (
     _annexb_nal_types,
     _H264Format,
     _ReorderWatch,
+    _Transcoder,
     answer_profile,
     baseline_profile,
     narrow_offer,
@@ -198,6 +201,36 @@ def test_b_frames_are_seen(tmp_path: Path, b_frames: int, reordered: bool) -> No
     assert watch.reordered(packets[0], new_stream=False) is False
     assert watch.reordered(packets[-1], new_stream=False) is False  # forward again
     assert watch.reordered(packets[len(packets) // 2], new_stream=False) is False
+
+
+def test_a_long_gop_is_shown_from_its_latest_picture(tmp_path: Path) -> None:
+    """Joined late in a long GOP (more packets than the lag limit), the first picture is the
+    GOP's latest, re-encoded as a key frame: not the next camera key frame, seconds away."""
+    fps = 30
+    path = make_h264_file(
+        tmp_path / "long.mp4", fps=fps, seconds=8.0, gop=10 * fps, profile="main", b_frames=2
+    )
+    packets, _ = _packets(path)
+    assert len(packets) > TRANSCODE_QUEUE_PACKETS
+    gop = [(p, bool(p.is_keyframe), i * 3000) for i, p in enumerate(packets)]
+    assert sum(key for _, key, _ in gop) == 1
+    shown: list[LivePacket] = []
+    done = threading.Event()
+
+    def emit(item: LivePacket) -> None:
+        shown.append(item)
+        done.set()
+
+    transcoder = _Transcoder("cam", emit, fps)
+    transcoder.start(gop[:-10])
+    for packet, key, ticks in gop[-10:]:  # live packets arrive while the GOP is decoded
+        transcoder.put(packet, key, ticks)
+    try:
+        assert done.wait(10.0), "no picture"
+    finally:
+        transcoder.stop()
+    assert shown[0].key
+    assert shown[0].ticks >= gop[-40][2]  # a picture from the last second, not the GOP's start
 
 
 def test_profile_from_avcc_and_in_band_sps(tmp_path: Path) -> None:

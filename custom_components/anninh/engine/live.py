@@ -283,15 +283,19 @@ class _Transcoder:
 
     `emit(packet)` is called on that thread with every encoded access unit (Annex B, SPS/PPS with
     every key frame). Started with the current GOP, it decodes through it and encodes only its
-    latest picture, as a key frame, so the first picture is the live one.
+    latest picture, as a key frame, so the first picture is the live one. Whenever it is behind
+    (more than `_catch_up` packets waiting) it decodes without encoding until it has caught up:
+    a camera's key frame may be ten seconds away, so dropping to it is the last resort.
     """
 
     def __init__(self, name: str, emit: Callable[[LivePacket], None], fps: float) -> None:
         self.name = name
         self._emit = emit
         self._fps = fps if 1.0 <= fps <= 120.0 else 25.0
+        self._catch_up = max(2, round(self._fps / 2))  # packets waiting: half a second
         self._cond = threading.Condition()
         self._items: deque[tuple[av.Packet, bool, int, bool]] = deque()
+        self._limit = TRANSCODE_QUEUE_PACKETS
         self._running = False
         self._resync = False
         self._key_wanted = True
@@ -303,10 +307,8 @@ class _Transcoder:
     def start(self, backlog: list[tuple[av.Packet, bool, int]]) -> None:
         """Begin with `backlog` (the current GOP; only its last picture is shown)."""
         with self._cond:
-            self._items.extend(
-                (packet, key, ticks, index == len(backlog) - 1)
-                for index, (packet, key, ticks) in enumerate(backlog)
-            )
+            self._items.extend((packet, key, ticks, False) for packet, key, ticks in backlog)
+            self._limit = len(self._items) + TRANSCODE_QUEUE_PACKETS  # a GOP is not a lag
             self._running = True
         self._thread = threading.Thread(
             target=self._run, name=f"anninh-live-{self.name}", daemon=True
@@ -318,7 +320,7 @@ class _Transcoder:
         with self._cond:
             if not self._running:
                 return
-            if len(self._items) >= TRANSCODE_QUEUE_PACKETS:
+            if len(self._items) >= self._limit:  # decoding cannot keep up either
                 self._items.clear()
                 self._resync = True
             if self._resync:
@@ -341,10 +343,18 @@ class _Transcoder:
             self._cond.notify()
 
     def _next(self) -> tuple[av.Packet, bool, int, bool] | None:
+        """The next packet, and whether its picture is encoded (not while catching up)."""
         with self._cond:
             while self._running and not self._items:
                 self._cond.wait()
-            return self._items.popleft() if self._running else None
+            if not self._running:
+                return None
+            packet, key, ticks, live = self._items.popleft()
+            waiting = len(self._items)
+            if waiting < TRANSCODE_QUEUE_PACKETS:
+                self._limit = TRANSCODE_QUEUE_PACKETS
+            show = waiting <= self._catch_up and (live or not waiting)
+            return packet, key, ticks, show
 
     def _run(self) -> None:
         try:
@@ -376,6 +386,7 @@ class _Transcoder:
                     ticks_of.clear()
                 ticks_of[packet.pts] = ticks
             try:
+                decoder.skip_frame = "DEFAULT" if show else "NONREF"  # catching up: half the work
                 frames = decoder.decode(packet)
             except av.FFmpegError as err:
                 _LOGGER.debug("Camera %s: live decoding error: %s", self.name, err)
