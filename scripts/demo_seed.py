@@ -234,7 +234,7 @@ async def main(config: Path) -> None:
             "anninh",
             {
                 "name": "Công an xã Demo",
-                "recordings_dir": str(config / "media" / "anninh"),
+                "recordings_dir": str(config / "media" / ".anninh"),
                 "retention_days": 30,
                 "pre_event_seconds": 10,
             },

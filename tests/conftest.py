@@ -97,9 +97,9 @@ async def async_use_blueprint(
 
 def entity_id_of(hass: HomeAssistant, subentry_id: str, domain: str, key: str) -> str:
     """The entity id of one of a device's entities (unique id `<subentry id>-<key>`)."""
-    from homeassistant.helpers import entity_registry as er
+    from custom_components.anninh.ids import entity_id_of as lookup
 
-    entity_id = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{subentry_id}-{key}")
+    entity_id = lookup(hass, domain, subentry_id, key)
     assert entity_id is not None, f"no {domain} {key} for {subentry_id}"
     return entity_id
 
@@ -152,12 +152,13 @@ def subentry(kind: str, data: dict[str, Any]) -> ConfigSubentryData:
 def station_entry(
     media_dir: Path, subentries: list[ConfigSubentryData] | None = None
 ) -> MockConfigEntry:
-    """A station config entry (not yet added to hass)."""
+    """A station config entry (not yet added to hass); its recordings folder exists."""
+    (media_dir / ".anninh").mkdir(parents=True, exist_ok=True)
     return MockConfigEntry(
         domain=DOMAIN,
         title=STATION_NAME,
         unique_id="cong_an_xa_ngu_doan",
-        data={CONF_NAME: STATION_NAME, CONF_RECORDINGS_DIR: str(media_dir / "anninh")},
+        data={CONF_NAME: STATION_NAME, CONF_RECORDINGS_DIR: str(media_dir / ".anninh")},
         options={CONF_RETENTION_DAYS: 30, CONF_PRE_EVENT_SECONDS: 10},
         subentries_data=subentries or [],
     )

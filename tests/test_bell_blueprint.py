@@ -13,7 +13,6 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED
 from custom_components.anninh.const import (
     CONF_LINKED_CAMERAS,
     CONF_LINKED_LOUDSPEAKERS,
@@ -22,6 +21,7 @@ from custom_components.anninh.const import (
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
 )
+from custom_components.anninh.ids import EVENT_RECORDING_FINISHED
 
 from .conftest import (
     BELL_BLUEPRINT,

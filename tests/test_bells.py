@@ -21,12 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anninh.bells import (
-    EVENT_ALARM_ACKNOWLEDGED,
-    EVENT_BELL_PRESSED,
-    RATE_LIMIT,
-    silent_issue_id,
-)
+from custom_components.anninh.bells import ALARM_STORE, RATE_LIMIT
 from custom_components.anninh.const import (
     CONF_HEARTBEAT_MINUTES,
     CONF_LINKED_CAMERAS,
@@ -36,6 +31,11 @@ from custom_components.anninh.const import (
     SOURCE_ENTITY,
     SUBENTRY_BELL,
     SUBENTRY_CAMERA,
+)
+from custom_components.anninh.ids import (
+    EVENT_ALARM_ACKNOWLEDGED,
+    EVENT_BELL_PRESSED,
+    silent_issue_id,
 )
 
 from .conftest import bell_data, camera_data, station_entry, subentry
@@ -289,3 +289,43 @@ async def test_alarm_survives_restart(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.tram_y_te_alarm").state == STATE_ON
+
+
+async def test_alarm_is_on_disk_as_soon_as_it_opens(
+    hass: HomeAssistant,
+    bell_station: MockConfigEntry,
+    hass_client_no_auth: ClientSessionGenerator,
+    hass_storage: dict[str, Any],
+    hass_admin_user: Any,
+) -> None:
+    """Written when it opens and when it is acknowledged: a power cut in between loses nothing."""
+    ids = _ids(hass, bell_station)
+    bell_id = next(s for s, d in bell_station.subentries.items() if d.subentry_type == "bell")
+    client = await hass_client_no_auth()
+    assert (await client.post(URL)).status == 200
+    await hass.async_block_till_done()
+    record = hass_storage["anninh.alarms"]["data"][bell_id]
+    assert record["active"] is True
+    assert record["press"]["type"] == "press"
+    assert record["press"]["via"] == "webhook"
+
+    # The power goes: nothing else is saved. A new start reads only what is on disk.
+    assert await hass.config_entries.async_unload(bell_station.entry_id)
+    hass.data.pop(ALARM_STORE)
+    assert await hass.config_entries.async_setup(bell_station.entry_id)
+    await hass.async_block_till_done()
+    alarm = hass.states.get(ids["alarm"])
+    assert alarm.state == STATE_ON
+    assert alarm.attributes["pressed_at"] == record["press"]["at"]
+
+    await hass.services.async_call(
+        "button",
+        "press",
+        {"entity_id": ids["acknowledge"]},
+        blocking=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    await hass.async_block_till_done()
+    record = hass_storage["anninh.alarms"]["data"][bell_id]
+    assert record["active"] is False
+    assert record["acknowledged_by"] == hass_admin_user.name

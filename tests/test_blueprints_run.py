@@ -15,8 +15,8 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED
 from custom_components.anninh.const import DOMAIN, SUBENTRY_CAMERA
+from custom_components.anninh.ids import EVENT_RECORDING_FINISHED
 
 from .conftest import async_use_blueprint, camera_data, station_entry, subentry, wait_until
 from .media import make_h264_file

@@ -18,9 +18,9 @@ from homeassistant.helpers.entity_component import async_update_entity
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.anninh.cameras import offline_issue_id
 from custom_components.anninh.const import DOMAIN, SUBENTRY_CAMERA
 from custom_components.anninh.engine.stream import StreamState
+from custom_components.anninh.ids import offline_issue_id
 
 from .conftest import camera_data, station_entry, subentry, wait_until
 from .media import make_h264_file

@@ -35,11 +35,11 @@ async def test_user_flow_creates_station(hass: HomeAssistant, media_dir: Path) -
     assert result["type"] is FlowResultType.FORM
     assert_translated(result, "config")
     schema = result["data_schema"]({CONF_NAME: "x"})
-    assert schema[CONF_RECORDINGS_DIR] == str(media_dir / "anninh")
+    assert schema[CONF_RECORDINGS_DIR] == str(media_dir / ".anninh")
     assert schema[CONF_RETENTION_DAYS] == 30
     assert schema[CONF_PRE_EVENT_SECONDS] == 10
 
-    folder = media_dir / "anninh"
+    folder = media_dir / ".anninh"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _station_input(folder, f"  {STATION_NAME} ")
     )
@@ -60,15 +60,17 @@ async def test_user_flow_creates_station(hass: HomeAssistant, media_dir: Path) -
     [
         ("relative/anninh", STATION_NAME, {CONF_RECORDINGS_DIR: "path_not_absolute"}),
         ("/etc/anninh", STATION_NAME, {CONF_RECORDINGS_DIR: "path_not_allowed"}),
-        ("{media}/a-file/anninh", STATION_NAME, {CONF_RECORDINGS_DIR: "path_not_writable"}),
-        ("{media}/anninh", "   ", {CONF_NAME: "name_required"}),
+        ("{media}/.a-file/anninh", STATION_NAME, {CONF_RECORDINGS_DIR: "path_not_writable"}),
+        ("{media}/anninh", STATION_NAME, {CONF_RECORDINGS_DIR: "path_in_my_media"}),
+        ("{media}", STATION_NAME, {CONF_RECORDINGS_DIR: "path_in_my_media"}),
+        ("{media}/.anninh", "   ", {CONF_NAME: "name_required"}),
     ],
 )
 async def test_user_flow_errors(
     hass: HomeAssistant, media_dir: Path, folder: str, name: str, error: dict[str, str]
 ) -> None:
     """Each bad input gets its translated error, and the flow recovers."""
-    (media_dir / "a-file").write_text("not a folder")
+    (media_dir / ".a-file").write_text("not a folder")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _station_input(folder.format(media=media_dir), name)
@@ -79,7 +81,7 @@ async def test_user_flow_errors(
     assert not Path("/etc/anninh").exists()
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _station_input(media_dir / "ok")
+        result["flow_id"], _station_input(media_dir / ".ok")
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -89,7 +91,7 @@ async def test_duplicate_station_refused(hass: HomeAssistant, media_dir: Path) -
     station_entry(media_dir).add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], _station_input(media_dir / "other", STATION_NAME.upper())
+        result["flow_id"], _station_input(media_dir / ".other", STATION_NAME.upper())
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -100,7 +102,7 @@ async def test_reconfigure_station(hass: HomeAssistant, loaded_station: object) 
     """Renaming the station and moving its folder reloads it with the new settings."""
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     old_runtime = entry.runtime_data
-    new_folder = Path(hass.config.media_dirs["local"]) / "station2"
+    new_folder = Path(hass.config.media_dirs["local"]) / ".station2"
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert_translated(result, "config")
@@ -133,7 +135,7 @@ async def test_reconfigure_to_taken_name(
     )
     assert result["errors"] == {CONF_RECORDINGS_DIR: "path_not_allowed"}
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_NAME: "Trạm 2", CONF_RECORDINGS_DIR: str(media_dir / "x")}
+        result["flow_id"], {CONF_NAME: "Trạm 2", CONF_RECORDINGS_DIR: str(media_dir / ".x")}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"

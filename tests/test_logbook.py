@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from homeassistant.core import Event, HomeAssistant
 
-from custom_components.anninh.bells import EVENT_ALARM_ACKNOWLEDGED, EVENT_BELL_PRESSED
-from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED
+from custom_components.anninh.ids import (
+    EVENT_ALARM_ACKNOWLEDGED,
+    EVENT_BELL_PRESSED,
+    EVENT_RECORDING_FINISHED,
+)
 from custom_components.anninh.logbook import DESCRIBERS, async_describe_events
 
 

@@ -26,7 +26,6 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anninh.cameras import EVENT_RECORDING_FINISHED, storage_issue_id
 from custom_components.anninh.const import (
     CONF_PRE_EVENT_SECONDS,
     CONF_RETENTION_DAYS,
@@ -34,6 +33,7 @@ from custom_components.anninh.const import (
     SUBENTRY_CAMERA,
 )
 from custom_components.anninh.engine.evidence import verify
+from custom_components.anninh.ids import EVENT_RECORDING_FINISHED, storage_issue_id
 
 from .conftest import camera_data, station_entry, subentry, wait_until
 

@@ -20,7 +20,6 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.anninh.cameras import offline_issue_id
 from custom_components.anninh.const import (
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
@@ -30,6 +29,7 @@ from custom_components.anninh.const import (
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
 )
+from custom_components.anninh.ids import offline_issue_id
 from custom_components.anninh.station import MODELS, STATION
 
 from .conftest import (

@@ -14,6 +14,8 @@ if find_spec("homeassistant") is not None:
     from .integration import (
         CONFIG_SCHEMA,
         PLATFORMS,
+        async_migrate_entry,
+        async_remove_entry,
         async_setup,
         async_setup_entry,
         async_unload_entry,
@@ -22,6 +24,8 @@ if find_spec("homeassistant") is not None:
     __all__ = [
         "CONFIG_SCHEMA",
         "PLATFORMS",
+        "async_migrate_entry",
+        "async_remove_entry",
         "async_setup",
         "async_setup_entry",
         "async_unload_entry",

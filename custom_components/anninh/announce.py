@@ -65,6 +65,7 @@ from homeassistant.util import language as language_util
 from homeassistant.util.json import JsonObjectType
 
 from .const import DOMAIN, LANGUAGES, SUBENTRY_LOUDSPEAKER
+from .ids import EVENT_ANNOUNCEMENT
 from .media_player import Loudspeaker
 from .sounds import CHIME_BELL, CHIME_NONE, CHIMES, DURATIONS, async_register_view, chime_path
 from .tts import offline_engine
@@ -72,7 +73,6 @@ from .tts import offline_engine
 _LOGGER = logging.getLogger(__name__)
 
 SERVICE_ANNOUNCE: Final = "announce"
-EVENT_ANNOUNCEMENT: Final = "anninh_announcement"
 
 ATTR_MESSAGE: Final = "message"
 ATTR_LANGUAGE: Final = "language"

@@ -1,5 +1,8 @@
 """An alarm bell while the station runs: presses in, the alarm until acknowledged, heartbeat.
 
+An alarm is written to `.storage/anninh.alarms` the moment it opens and when it is acknowledged,
+so a power cut does not lose it (HA saves `RestoreEntity` states only every 15 minutes).
+
 Presses come from a webhook the bell calls (GET or POST, optional `type` in the query, a form or a
 JSON body) or from another integration's entity the bell is paired with. A repeat of the same
 signal within `DEBOUNCE_SECONDS` counts once; each webhook accepts at most `RATE_LIMIT` requests
@@ -8,6 +11,7 @@ per `RATE_WINDOW` seconds, so a stuck or malicious sender cannot flood the stati
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -23,19 +27,25 @@ from homeassistant.components import persistent_notification, webhook
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_state_change_event
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, SOURCE_WEBHOOK
 from .device import Device
+from .ids import (
+    EVENT_ALARM_ACKNOWLEDGED,
+    EVENT_BELL_PRESSED,
+    alarm_notification_id,
+    entity_id_of,
+    silent_issue_id,
+)
 from .models import BellConfig, StationSettings
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_BELL_PRESSED = "anninh_bell_pressed"
-EVENT_ALARM_ACKNOWLEDGED = "anninh_alarm_acknowledged"
 PRESS_TYPES = ("press", "long_press", "test", "tamper")
 ALARM_TYPES = frozenset({"press", "long_press", "tamper"})  # a test press alarms nobody
 HEARTBEAT = "heartbeat"
@@ -45,16 +55,6 @@ RATE_WINDOW = 60.0
 MAX_BODY_BYTES = 4096
 
 
-def alarm_notification_id(device_id: str) -> str:
-    """Id of the bell blueprint's notification about one bell (its device id): cleared on ack."""
-    return f"anninh_alarm_{device_id}"
-
-
-def silent_issue_id(subentry_id: str) -> str:
-    """Repair issue id of one bell gone silent."""
-    return f"bell_silent_{subentry_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Press:
     """One accepted press."""
@@ -62,6 +62,48 @@ class Press:
     type: str
     at: datetime
     via: str
+
+
+class AlarmStore:
+    """Every bell's alarm state on disk, written as soon as it changes (one file for all)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Nothing is read until `async_load`."""
+        self._hass = hass
+        self._store: Store[dict[str, dict[str, Any]]] = Store(hass, 1, f"{DOMAIN}.alarms")
+        self._records: dict[str, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def async_load(self) -> None:
+        """Read the file once."""
+        async with self._lock:
+            if self._records is None:
+                self._records = await self._store.async_load() or {}
+
+    def get(self, subentry_id: str) -> dict[str, Any] | None:
+        """The last record of one bell."""
+        return (self._records or {}).get(subentry_id)
+
+    @callback
+    def async_put(self, subentry_id: str, record: dict[str, Any]) -> None:
+        """Keep `record` and write the file now (in the executor, atomically)."""
+        records = self._records if self._records is not None else {}
+        records[subentry_id] = record
+        self._records = records
+        # Now, not after a delay: the point is to be on disk before the power goes.
+        self._hass.async_create_task(self._store.async_save(dict(records)), "anninh alarms")
+
+
+ALARM_STORE: HassKey[AlarmStore] = HassKey(f"{DOMAIN}_alarms")
+
+
+async def async_alarm_store(hass: HomeAssistant) -> AlarmStore:
+    """The alarm store of this Home Assistant, loaded."""
+    store = hass.data.get(ALARM_STORE)
+    if store is None:
+        store = hass.data[ALARM_STORE] = AlarmStore(hass)
+    await store.async_load()
+    return store
 
 
 class _RateLimiter:
@@ -100,10 +142,13 @@ class BellDevice(Device):
         self._rate = _RateLimiter(RATE_LIMIT, RATE_WINDOW)
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._heartbeat_timer: CALLBACK_TYPE | None = None
+        self._alarms: AlarmStore | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def async_start(self) -> None:
-        """Listen to the webhook or follow the paired entity; arm the heartbeat."""
+        """Restore the alarm; listen to the webhook or the paired entity; arm the heartbeat."""
+        self._alarms = await async_alarm_store(self.hass)
+        self._restore(self._alarms.get(self.subentry_id))
         config = self.config
         if config.source == SOURCE_WEBHOOK:
             webhook.async_register(
@@ -188,6 +233,7 @@ class BellDevice(Device):
         if kind in ALARM_TYPES:
             self.alarm_active = True
             self.acknowledged_by = self.acknowledged_at = None
+            self._save()
         config = self.config
         self.hass.bus.async_fire(
             EVENT_BELL_PRESSED,
@@ -219,6 +265,7 @@ class BellDevice(Device):
         self.alarm_active = False
         self.acknowledged_by = user
         self.acknowledged_at = dt_util.utcnow()
+        self._save()
         device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, self.subentry_id)})
         if device is not None:
             persistent_notification.async_dismiss(self.hass, alarm_notification_id(device.id))
@@ -234,6 +281,33 @@ class BellDevice(Device):
         )
         self.async_notify()
 
+    def _save(self) -> None:
+        if self._alarms is None:
+            return
+        press, acknowledged_at = self.last_press, self.acknowledged_at
+        self._alarms.async_put(
+            self.subentry_id,
+            {
+                "active": self.alarm_active,
+                "press": {"type": press.type, "at": press.at.isoformat(), "via": press.via}
+                if press
+                else None,
+                "acknowledged_by": self.acknowledged_by,
+                "acknowledged_at": acknowledged_at.isoformat() if acknowledged_at else None,
+            },
+        )
+
+    def _restore(self, record: dict[str, Any] | None) -> None:
+        if not record:
+            return
+        self.alarm_active = bool(record.get("active"))
+        press = record.get("press")
+        if isinstance(press, dict) and (at := dt_util.parse_datetime(str(press.get("at")))):
+            self.last_press = Press(type=str(press.get("type")), at=at, via=str(press.get("via")))
+        self.acknowledged_by = record.get("acknowledged_by")
+        acknowledged_at = record.get("acknowledged_at")
+        self.acknowledged_at = dt_util.parse_datetime(acknowledged_at) if acknowledged_at else None
+
     def as_diagnostics(self) -> dict[str, Any]:
         """Alarm state and the last signal (no webhook id: that is a secret)."""
         press = self.last_press
@@ -247,23 +321,17 @@ class BellDevice(Device):
     # -- links -------------------------------------------------------------------------------------
     def linked_entity_ids(self, domain: str) -> list[str]:
         """Entity ids of the linked cameras (`camera`) or loudspeakers (`media_player`)."""
-        registry = er.async_get(self.hass)
         subentries = (
             self.config.linked_cameras if domain == "camera" else self.config.linked_loudspeakers
         )
         key = "camera" if domain == "camera" else "loudspeaker"
-        found = (
-            registry.async_get_entity_id(domain, DOMAIN, f"{subentry_id}-{key}")
-            for subentry_id in subentries
-        )
+        found = (entity_id_of(self.hass, domain, subentry_id, key) for subentry_id in subentries)
         return [entity_id for entity_id in found if entity_id]
 
     def entity_id(self, key: str) -> str | None:
         """The entity id of one of this bell's own entities."""
         domain = {"event": "event", "alarm": "binary_sensor"}[key]
-        return er.async_get(self.hass).async_get_entity_id(
-            domain, DOMAIN, f"{self.subentry_id}-{key}"
-        )
+        return entity_id_of(self.hass, domain, self.subentry_id, key)
 
     # -- heartbeat ---------------------------------------------------------------------------------
     @callback

@@ -84,7 +84,11 @@ class MotionSensor(AnNinhCameraEntity, BinarySensorEntity):
 
 
 class AlarmSensor(AnNinhBellEntity, BinarySensorEntity, RestoreEntity):
-    """On from a press until someone acknowledges; survives a restart of Home Assistant."""
+    """On from a press until someone acknowledges; survives a restart and a power cut.
+
+    The bell's alarm store has the state; the restored entity state only covers an alarm open
+    when a version without that store stopped.
+    """
 
     _attr_device_class = BinarySensorDeviceClass.SAFETY
 
@@ -96,7 +100,12 @@ class AlarmSensor(AnNinhBellEntity, BinarySensorEntity, RestoreEntity):
         """An alarm still open when HA stopped is still open."""
         await super().async_added_to_hass()
         last = await self.async_get_last_state()
-        if last is not None and last.state == STATE_ON and self.device.last_press is None:
+        if (
+            last is not None
+            and last.state == STATE_ON
+            and self.device.last_press is None
+            and not self.device.acknowledged_at
+        ):
             self.device.alarm_active = True
 
     @property

@@ -11,7 +11,6 @@ from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
@@ -23,24 +22,14 @@ from .engine.motion import MotionConfig
 from .engine.pipeline import CameraPipeline, MotionEvent
 from .engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Recorder, Trigger
 from .engine.source import StreamProblem
-from .engine.storage import Problem, RecordingError, slugify
+from .engine.storage import Problem, RecordingError
 from .engine.stream import StreamHealth, StreamReader, StreamState
+from .ids import EVENT_RECORDING_FINISHED, entity_id_of, offline_issue_id, storage_issue_id
 from .models import CameraConfig, StationSettings, parse_polygons
 
 _LOGGER = logging.getLogger(__name__)
 
 OFFLINE_REPAIR_AFTER = 600.0  # s without video before the admin is told
-EVENT_RECORDING_FINISHED = "anninh_recording_finished"
-
-
-def offline_issue_id(subentry_id: str) -> str:
-    """Repair issue id of one camera being offline."""
-    return f"camera_offline_{subentry_id}"
-
-
-def storage_issue_id(subentry_id: str) -> str:
-    """Repair issue id of a camera whose clips cannot be stored."""
-    return f"storage_problem_{subentry_id}"
 
 
 class CameraDevice(Device):
@@ -71,8 +60,8 @@ class CameraDevice(Device):
 
     @property
     def folder(self) -> str:
-        """The camera's folder under the recordings folder."""
-        return slugify(self.config.name)
+        """The camera's folder under the recordings folder (kept through renames)."""
+        return self.config.folder
 
     @property
     def main_stream_reader(self) -> StreamReader:
@@ -222,9 +211,7 @@ class CameraDevice(Device):
         self.hass.bus.async_fire(
             EVENT_RECORDING_FINISHED,
             {
-                "entity_id": er.async_get(self.hass).async_get_entity_id(
-                    "camera", DOMAIN, f"{self.subentry_id}-camera"
-                ),
+                "entity_id": entity_id_of(self.hass, "camera", self.subentry_id, "camera"),
                 "camera": self.config.name,
                 "subentry_id": self.subentry_id,
                 "clip_id": clip.clip_id,
@@ -235,9 +222,9 @@ class CameraDevice(Device):
                 "end": clip.end.isoformat(),
                 "duration": round(clip.duration, 2),
                 "sha256": clip.sha256,
-                "trigger": sidecar.get("trigger"),
-                "reason": sidecar.get("reason"),
-                "case_number": sidecar.get("case_number"),
+                "trigger": sidecar.trigger.as_dict(),
+                "reason": sidecar.reason,
+                "case_number": sidecar.case_number,
             },
         )
         self.async_notify()

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -32,6 +31,7 @@ from .const import (
     CONF_ADDRESS,
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
+    CONF_FOLDER,
     CONF_HEARTBEAT_MINUTES,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
@@ -78,6 +78,8 @@ from .engine.source import (
     StreamSource,
     probe,
 )
+from .engine.storage import camera_folder
+from .folders import check_recordings_dir, default_recordings_dir
 from .models import parse_polygons
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,28 +108,6 @@ def _number(minimum: int, maximum: int, unit: str, mode: str = "box") -> selecto
     )
 
 
-def _default_recordings_dir(hass: HomeAssistant) -> str:
-    media = hass.config.media_dirs.get("local") or hass.config.path("media")
-    return str(Path(media) / DOMAIN)
-
-
-def _check_recordings_dir(hass: HomeAssistant, folder: str) -> str | None:
-    """Return an error key, or None when `folder` is allowed and writable (blocking)."""
-    path = Path(folder)
-    if not path.is_absolute():
-        return "path_not_absolute"
-    if not hass.config.is_allowed_path(folder):
-        return "path_not_allowed"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe_file = path / f".anninh-write-test-{secrets.token_hex(4)}"
-        probe_file.write_bytes(b"ok")
-        probe_file.unlink()
-    except OSError:
-        return "path_not_writable"
-    return None
-
-
 # --------------------------------------------------------------------------------------------
 # Station
 # --------------------------------------------------------------------------------------------
@@ -135,7 +115,7 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
     """Create one config entry per police station."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2  # 1.2: every camera subentry has its own folder (CONF_FOLDER)
 
     @staticmethod
     @callback
@@ -160,7 +140,7 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
             vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, "")): TEXT,
             vol.Required(
                 CONF_RECORDINGS_DIR,
-                default=defaults.get(CONF_RECORDINGS_DIR, _default_recordings_dir(self.hass)),
+                default=defaults.get(CONF_RECORDINGS_DIR, default_recordings_dir(self.hass)),
             ): TEXT,
         }
         if with_options:
@@ -173,7 +153,7 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
         if not user_input[CONF_NAME]:
             return {CONF_NAME: "name_required"}
         error = await self.hass.async_add_executor_job(
-            _check_recordings_dir, self.hass, user_input[CONF_RECORDINGS_DIR]
+            check_recordings_dir, self.hass, user_input[CONF_RECORDINGS_DIR]
         )
         return {CONF_RECORDINGS_DIR: error} if error else {}
 
@@ -321,7 +301,9 @@ def _split_credentials(url: str, username: str, password: str) -> tuple[str, str
 
 async def _async_probe(hass: HomeAssistant, source: StreamSource) -> StreamProblem | None:
     """Open the stream once in an executor; the problem found, if any."""
-    if source.kind is SourceKind.FILE and not hass.config.is_allowed_path(source.url):
+    if source.kind is SourceKind.FILE and not await hass.async_add_executor_job(
+        hass.config.is_allowed_path, source.url
+    ):
         return StreamProblem.INVALID_URL
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_SECONDS + 5):
@@ -346,6 +328,14 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
             if not errors:
                 errors = await self._validate(user_input, current)
             if not errors:
+                user_input[CONF_FOLDER] = current.get(CONF_FOLDER) or camera_folder(
+                    user_input[CONF_NAME],
+                    (
+                        sub.data.get(CONF_FOLDER, "")
+                        for sub in self._get_entry().subentries.values()
+                        if sub.subentry_type == SUBENTRY_CAMERA
+                    ),
+                )
                 return self._finish(user_input)
         defaults = {**current, **(user_input or {})}
         defaults.pop(CONF_PASSWORD, None)

@@ -32,6 +32,7 @@ CONF_STREAM_URL: Final = "stream_url"
 CONF_SUB_STREAM_URL: Final = "sub_stream_url"
 CONF_MOTION_ZONES: Final = "motion_zones"
 CONF_MOTION_MASKS: Final = "motion_masks"
+CONF_FOLDER: Final = "folder"  # under the recordings folder; set once, kept through renames
 PROBE_TIMEOUT_SECONDS: Final = 10.0
 
 # Bell.

@@ -13,6 +13,7 @@ from .bells import BellDevice
 from .cameras import CameraDevice
 from .const import DOMAIN
 from .device import Device
+from .ids import unique_id
 from .station import AnNinhConfigEntry
 
 
@@ -42,7 +43,7 @@ class AnNinhEntity(Entity):
         """Bind to `device`; `key` is the entity's translation key and unique-id suffix."""
         self.device = device
         self._attr_translation_key = key
-        self._attr_unique_id = f"{device.subentry_id}-{key}"
+        self._attr_unique_id = unique_id(device.subentry_id, key)
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device.subentry_id)})
 
     async def async_added_to_hass(self) -> None:

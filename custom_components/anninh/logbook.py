@@ -18,10 +18,13 @@ from homeassistant.components.logbook.const import (
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Event, HomeAssistant, callback
 
-from .announce import EVENT_ANNOUNCEMENT
-from .bells import EVENT_ALARM_ACKNOWLEDGED, EVENT_BELL_PRESSED
-from .cameras import EVENT_RECORDING_FINISHED
 from .const import DOMAIN
+from .ids import (
+    EVENT_ALARM_ACKNOWLEDGED,
+    EVENT_ANNOUNCEMENT,
+    EVENT_BELL_PRESSED,
+    EVENT_RECORDING_FINISHED,
+)
 
 type Describer = Callable[[HomeAssistant, Event], dict[str, Any]]
 

@@ -195,7 +195,7 @@ class AnNinhMediaSource(MediaSource):
         start = dt_util.as_local(entry.start).strftime("%H:%M:%S") if entry.start else ""
         sidecar = entry.sidecar
         language = _language(self.hass)
-        kind = (sidecar.get("trigger") or {}).get("kind", "")
+        kind = sidecar.trigger.kind if sidecar else ""
         trigger = TRIGGER_WORDS[language].get(kind, kind)
         what = "" if video else SNAPSHOT_WORDS[language]
         details = " · ".join(
@@ -204,7 +204,7 @@ class AnNinhMediaSource(MediaSource):
                 start,
                 what,
                 trigger,
-                sidecar.get("reason") or "",
+                sidecar.reason if sidecar else "",
                 "⚖" if entry.evidence else "",
             )
             if part

@@ -14,6 +14,7 @@ from .const import (
     CONF_ADDRESS,
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
+    CONF_FOLDER,
     CONF_HEARTBEAT_MINUTES,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
@@ -46,6 +47,7 @@ from .const import (
     SUBENTRY_LOUDSPEAKER,
 )
 from .engine.source import StreamSource
+from .engine.storage import slugify
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ class CameraConfig(DeviceConfig):
     password: str
     motion_zones: str
     motion_masks: str
+    folder: str
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> CameraConfig:
@@ -146,6 +149,7 @@ class CameraConfig(DeviceConfig):
             password=data.get(CONF_PASSWORD, ""),
             motion_zones=data.get(CONF_MOTION_ZONES, ""),
             motion_masks=data.get(CONF_MOTION_MASKS, ""),
+            folder=data.get(CONF_FOLDER) or slugify(data.get(CONF_NAME, subentry.title)),
         )
 
     @property

@@ -29,6 +29,7 @@ from .engine.storage import (
     find_clips,
     mark_evidence,
 )
+from .ids import entity_id_of
 from .station import AnNinhConfigEntry, Station
 
 ATTR_DURATION = "duration"
@@ -129,7 +130,7 @@ async def _trigger(hass: HomeAssistant, call: ServiceCall) -> Trigger:
 
 
 def _entity_id(hass: HomeAssistant, camera: CameraDevice) -> str | None:
-    return er.async_get(hass).async_get_entity_id("camera", DOMAIN, f"{camera.subentry_id}-camera")
+    return entity_id_of(hass, "camera", camera.subentry_id, "camera")
 
 
 async def _async_record(call: ServiceCall) -> ServiceResponse:

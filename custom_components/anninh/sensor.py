@@ -3,23 +3,30 @@ loudspeaker's last announcement."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
 from homeassistant.const import EntityCategory, UnitOfInformation, UnitOfTime
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .announce import EVENT_ANNOUNCEMENT
 from .cameras import CameraDevice
 from .device import LoudspeakerDevice
 from .engine.source import StreamProblem
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, AnNinhEntity, async_add_device_entities
+from .ids import EVENT_ANNOUNCEMENT
 from .station import AnNinhConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -53,134 +60,162 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         CameraDevice,
-        lambda d: [
-            StatusSensor(d),
-            AnalysisFpsSensor(d),
-            ReconnectsSensor(d),
-            BufferSecondsSensor(d),
-            BufferMemorySensor(d),
-            LastRecordingSensor(d),
-        ],
+        lambda d: [CameraSensor(d, description) for description in CAMERA_SENSORS],
     )
     async_add_device_entities(
         entry, async_add_entities, LoudspeakerDevice, lambda d: [LastAnnouncementSensor(d)]
     )
 
 
-class StatusSensor(AnNinhCameraEntity, SensorEntity):
-    """streaming / reconnecting / offline, with the reason; available even when offline."""
+def _status_attributes(device: CameraDevice) -> dict[str, Any]:
+    """Why, when not streaming; and where, for offline notifications."""
+    reason = device.health.reason
+    return {
+        "reason": STATUS_REASONS[reason] if reason else None,
+        "address": device.config.address,
+        "donor_name": device.config.donor_name,
+    }
 
-    _attr_device_class = SensorDeviceClass.ENUM
 
-    def __init__(self, device: CameraDevice) -> None:
+def _last_clip_attributes(device: CameraDevice) -> dict[str, Any] | None:
+    """The clip's id (for mark/export), why it was recorded, and how long it is."""
+    clip = device.last_clip
+    if clip is None:
+        return None
+    return {
+        "clip_id": clip.clip_id,
+        "duration": round(clip.duration, 1),
+        "trigger": clip.sidecar.trigger.kind,
+        "reason": clip.sidecar.reason,
+    }
+
+
+def _analysis_fps(device: CameraDevice) -> float:
+    return round(device.pipeline.reader.health.analysis_fps, 2) if device.pipeline else 0.0
+
+
+def _reconnects(device: CameraDevice) -> int:
+    return device.pipeline.reader.health.reconnects if device.pipeline else 0
+
+
+def _buffer_seconds(device: CameraDevice) -> float:
+    return round(device.recorder.stats().seconds, 1) if device.recorder else 0.0
+
+
+def _buffer_megabytes(device: CameraDevice) -> float:
+    return round(device.recorder.stats().bytes / 1_000_000, 2) if device.recorder else 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraSensorDescription(SensorEntityDescription):
+    """A camera sensor: its value and attributes read from the camera's runtime."""
+
+    value_fn: Callable[[CameraDevice], StateType | datetime]
+    attributes_fn: Callable[[CameraDevice], dict[str, Any] | None] = lambda _device: None
+    polled: bool = False  # read every 30 s: these change continuously
+
+
+CAMERA_SENSORS: Final = (
+    # streaming / reconnecting / offline, with the reason.
+    CameraSensorDescription(
+        key="status",
+        translation_key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(STATUS_STATES.values()),
+        value_fn=lambda device: STATUS_STATES[device.health.state],
+        attributes_fn=_status_attributes,
+    ),
+    # When the last clip started, and which clip it is (for the duty dashboard).
+    CameraSensorDescription(
+        key="last_recording",
+        translation_key="last_recording",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda device: device.last_clip.start if device.last_clip else None,
+        attributes_fn=_last_clip_attributes,
+    ),
+    # Frames a second the motion detector analyses.
+    CameraSensorDescription(
+        key="analysis_fps",
+        translation_key="analysis_fps",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement="fps",
+        suggested_display_precision=1,
+        value_fn=_analysis_fps,
+        polled=True,
+    ),
+    # Times the stream dropped and was reconnected since the station started.
+    CameraSensorDescription(
+        key="reconnects",
+        translation_key="reconnects",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=_reconnects,
+        polled=True,
+    ),
+    # Seconds of main-stream video held for the next recording's pre-event part.
+    CameraSensorDescription(
+        key="buffer_seconds",
+        translation_key="buffer_seconds",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=1,
+        value_fn=_buffer_seconds,
+        polled=True,
+    ),
+    # Memory the pre-event buffer takes (payload bytes), so 60 cameras can be budgeted.
+    CameraSensorDescription(
+        key="buffer_memory",
+        translation_key="buffer_memory",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_class=SensorDeviceClass.DATA_SIZE,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfInformation.MEGABYTES,
+        suggested_display_precision=1,
+        value_fn=_buffer_megabytes,
+        polled=True,
+    ),
+)
+
+
+class CameraSensor(AnNinhCameraEntity, SensorEntity):
+    """One of a camera's sensors; available while the camera is offline (they say so)."""
+
+    entity_description: CameraSensorDescription
+
+    def __init__(self, device: CameraDevice, description: CameraSensorDescription) -> None:
         """Bind to the camera."""
-        super().__init__(device, "status")
-        self._attr_options = list(STATUS_STATES.values())
+        super().__init__(device, description.key)
+        self.entity_description = description
+        self._attr_should_poll = description.polled
+        self._written: tuple[object, object] | None = None
 
     @property
     def available(self) -> bool:
-        """Always: saying "offline" is this sensor's job."""
+        """Always: saying "offline", the last clip and diagnostics are what these are for."""
         return True
 
     @property
-    def native_value(self) -> str:
-        """The reader's state."""
-        return STATUS_STATES[self.device.health.state]
+    def native_value(self) -> StateType | datetime:
+        """From the camera's runtime."""
+        return self.entity_description.value_fn(self.device)
 
     @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """Why, when not streaming; and where, for offline notifications."""
-        reason = self.device.health.reason
-        config = self.device.config
-        return {
-            "reason": STATUS_REASONS[reason] if reason else None,
-            "address": config.address,
-            "donor_name": config.donor_name,
-        }
-
-
-class LastRecordingSensor(AnNinhCameraEntity, SensorEntity):
-    """When the camera's last clip started, and which clip it is (for the duty dashboard)."""
-
-    _attr_device_class = SensorDeviceClass.TIMESTAMP
-
-    def __init__(self, device: CameraDevice) -> None:
-        """Bind to the camera."""
-        super().__init__(device, "last_recording")
-
-    @property
-    def available(self) -> bool:
-        """The last clip stays known while the camera is offline."""
-        return True
-
-    @property
-    def native_value(self) -> datetime | None:
-        """Start of the last committed clip (since the station started)."""
-        clip = self.device.last_clip
-        return clip.start if clip else None
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        """The clip's id (for mark/export), why it was recorded, and how long it is."""
-        clip = self.device.last_clip
-        if clip is None:
-            return {}
-        return {
-            "clip_id": clip.clip_id,
-            "duration": round(clip.duration, 1),
-            "trigger": (clip.sidecar.get("trigger") or {}).get("kind"),
-            "reason": clip.sidecar.get("reason"),
-        }
-
-
-class _PolledDiagnostic(AnNinhCameraEntity, SensorEntity):
-    """Read from the reader every 30 s rather than pushed: these change continuously."""
-
-    _attr_should_poll = True
-    _attr_entity_category = EntityCategory.DIAGNOSTIC
-
-    @property
-    def available(self) -> bool:
-        """Diagnostics stay readable while the camera is offline."""
-        return True
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """From the camera's runtime."""
+        return self.entity_description.attributes_fn(self.device)
 
     @callback
     def _handle_device_update(self) -> None:
-        """Polled, not pushed."""
-
-
-class AnalysisFpsSensor(_PolledDiagnostic):
-    """Frames a second the motion detector analyses."""
-
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = "fps"
-    _attr_suggested_display_precision = 1
-
-    def __init__(self, device: CameraDevice) -> None:
-        """Bind to the camera."""
-        super().__init__(device, "analysis_fps")
-
-    @property
-    def native_value(self) -> float:
-        """From the reader's sliding window."""
-        pipeline = self.device.pipeline
-        return round(pipeline.reader.health.analysis_fps, 2) if pipeline else 0.0
-
-
-class ReconnectsSensor(_PolledDiagnostic):
-    """Times the stream dropped and was reconnected since the station started."""
-
-    _attr_state_class = SensorStateClass.TOTAL_INCREASING
-
-    def __init__(self, device: CameraDevice) -> None:
-        """Bind to the camera."""
-        super().__init__(device, "reconnects")
-
-    @property
-    def native_value(self) -> int:
-        """From the reader."""
-        pipeline = self.device.pipeline
-        return pipeline.reader.health.reconnects if pipeline else 0
+        """Pushed sensors write only when what they show changed; polled ones wait their poll."""
+        if self.entity_description.polled:
+            return
+        shown = (self.native_value, self.extra_state_attributes)
+        if shown != self._written:
+            self._written = shown
+            self.async_write_ha_state()
 
 
 class LastAnnouncementSensor(AnNinhEntity, SensorEntity, RestoreEntity):
@@ -234,41 +269,3 @@ class LastAnnouncementSensor(AnNinhEntity, SensorEntity, RestoreEntity):
             "user": user,
         }
         self.async_write_ha_state()
-
-
-class BufferSecondsSensor(_PolledDiagnostic):
-    """Seconds of main-stream video held for the next recording's pre-event part."""
-
-    _attr_device_class = SensorDeviceClass.DURATION
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfTime.SECONDS
-    _attr_suggested_display_precision = 1
-
-    def __init__(self, device: CameraDevice) -> None:
-        """Bind to the camera."""
-        super().__init__(device, "buffer_seconds")
-
-    @property
-    def native_value(self) -> float:
-        """From the recorder's ring."""
-        recorder = self.device.recorder
-        return round(recorder.stats().seconds, 1) if recorder else 0.0
-
-
-class BufferMemorySensor(_PolledDiagnostic):
-    """Memory the pre-event buffer takes (payload bytes), so 60 cameras can be budgeted."""
-
-    _attr_device_class = SensorDeviceClass.DATA_SIZE
-    _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UnitOfInformation.MEGABYTES
-    _attr_suggested_display_precision = 1
-
-    def __init__(self, device: CameraDevice) -> None:
-        """Bind to the camera."""
-        super().__init__(device, "buffer_memory")
-
-    @property
-    def native_value(self) -> float:
-        """From the recorder's ring."""
-        recorder = self.device.recorder
-        return round(recorder.stats().bytes / 1_000_000, 2) if recorder else 0.0

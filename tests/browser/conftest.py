@@ -151,7 +151,7 @@ def station(hass_server: HassServer, rtsp_cameras: dict[str, RtspCamera]) -> dic
         "anninh",
         {
             "name": "Công an phường Thử nghiệm",
-            "recordings_dir": str(hass.config / "media" / "anninh"),
+            "recordings_dir": str(hass.config / "media" / ".anninh"),
             "retention_days": 30,
             "pre_event_seconds": 5,
         },

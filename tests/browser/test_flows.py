@@ -99,7 +99,9 @@ def test_add_station_and_devices_through_the_ui(
     dialog.get_by_text(text(lang, "config.step.user.title")).first.wait_for()
     dialog.get_by_text(text(lang, "config.step.user.description")).first.wait_for()
     dialog.locator("input[name=name]").fill(names["station"])
-    dialog.locator("input[name=recordings_dir]").fill(str(hass_server.config / "media" / lang))
+    dialog.locator("input[name=recordings_dir]").fill(
+        str(hass_server.config / "media" / f".{lang}")
+    )
     shot("station-form")
     submit(dialog, lang)
     finish(dialog, lang, shot, "station")

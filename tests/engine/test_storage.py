@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from custom_components.anninh.engine.recorder import Trigger, save_snapshot
+from custom_components.anninh.engine.recorder import save_snapshot
+from custom_components.anninh.engine.sidecar import CameraMetadata, Sidecar, Trigger
 from custom_components.anninh.engine.storage import (
     InvalidIdentifier,
     Problem,
@@ -37,11 +38,23 @@ NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+def _sidecar(clip_id: str, camera: str, at: datetime, kind: str = "bell") -> Sidecar:
+    return Sidecar(
+        kind="video",
+        clip_id=clip_id,
+        camera_id=camera,
+        metadata=CameraMetadata(name=camera),
+        start=at,
+        end=at + timedelta(seconds=10),
+        trigger=Trigger(kind),
+    )
+
+
 def make_clip(root: Path, camera: str, at: datetime, kind: str = "bell") -> str:
     """A stored 'video' clip (any bytes) with its sidecar, via reserve + commit."""
     reservation = reserve(root, camera, at, kind, ".mp4", VN)
     reservation.temp.write_bytes(b"\x00\x00\x00\x18ftypisom" + at.isoformat().encode())
-    commit(reservation, {"kind": "video", "clip_id": reservation.clip_id, "start": at.isoformat()})
+    commit(reservation, _sidecar(reservation.clip_id, camera, at, kind))
     return reservation.clip_id
 
 
@@ -76,10 +89,13 @@ def test_commit_is_atomic_and_cleans_up(tmp_path: Path) -> None:
     at = datetime(2025, 3, 14, 1, 2, 3, tzinfo=UTC)
     reservation = reserve(tmp_path, "cam", at, "motion")
     reservation.temp.write_bytes(b"video")
-    sidecar = commit(reservation, {"start": "x"})
-    assert sidecar["sha256"] == hashlib.sha256(b"video").hexdigest()
-    assert sidecar["size"] == 5
-    assert json.loads(reservation.sidecar.read_text())["file"] == reservation.path.name
+    sidecar = commit(reservation, _sidecar(reservation.clip_id, "cam", at, "motion"))
+    assert sidecar.sha256 == hashlib.sha256(b"video").hexdigest()
+    assert sidecar.size == 5
+    on_disk = json.loads(reservation.sidecar.read_text())
+    assert on_disk["file"] == reservation.path.name
+    assert on_disk["format"] == "anninh-clip/1"
+    assert Sidecar.from_json(on_disk) == sidecar  # what is written reads back the same
     assert sorted(p.name for p in reservation.path.parent.iterdir()) == [
         "010203_motion.json",
         "010203_motion.mp4",
@@ -88,7 +104,7 @@ def test_commit_is_atomic_and_cleans_up(tmp_path: Path) -> None:
     broken = reserve(tmp_path, "cam", at, "motion")
     broken.temp.unlink()
     with pytest.raises(RecordingError) as err:
-        commit(broken, {})
+        commit(broken, _sidecar(broken.clip_id, "cam", at))
     assert err.value.problem is Problem.NOT_WRITABLE
     assert not broken.path.exists()
     assert not broken.sidecar.exists()
@@ -121,16 +137,19 @@ def test_mark_evidence_and_retention(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidIdentifier):
         mark_evidence(tmp_path, [old_a, "cam_a/2025-01-01/000000_bell"], "VV-1")
-    assert "evidence" not in read_sidecar(tmp_path, old_a)  # nothing changed
+    assert read_sidecar(tmp_path, old_a).evidence is None  # nothing changed
     assert mark_evidence(tmp_path, [old_a, snap_id, old_a], "VV-1", by="Trưởng CA", now=NOW) == [
         old_a,
         snap_id,
     ]
     mark_evidence(tmp_path, [old_a], "VV-2", now=NOW)
-    evidence = read_sidecar(tmp_path, old_a)["evidence"]
-    assert evidence["case_numbers"] == ["VV-1", "VV-2"]
-    assert evidence["marked_by"] == "Trưởng CA"
-    assert read_sidecar(tmp_path, old_a)["case_number"] == "VV-1"
+    evidence = read_sidecar(tmp_path, old_a).evidence
+    assert evidence is not None
+    assert evidence.case_numbers == ("VV-1", "VV-2")
+    assert evidence.marked_by == "Trưởng CA"
+    assert read_sidecar(tmp_path, old_a).case_number == "VV-1"
+    on_disk = json.loads(sidecar_path(tmp_path, old_a).read_text())
+    assert on_disk["evidence"]["case_numbers"] == ["VV-1", "VV-2"]
 
     stale = clip_path(tmp_path, young).parent / ".123456_bell.mp4.tmp"
     stale.write_bytes(b"half")
@@ -179,7 +198,9 @@ def test_a_clip_marked_while_retention_runs_is_kept(tmp_path: Path) -> None:
     sweep.join(5)
     assert report[0].kept_evidence == [clip]
     assert report[0].deleted == []
-    assert read_sidecar(tmp_path, clip)["evidence"]["case_numbers"] == ["VV-9"]
+    evidence = read_sidecar(tmp_path, clip).evidence
+    assert evidence is not None
+    assert evidence.case_numbers == ("VV-9",)
 
 
 def test_retention_removes_empty_folders_and_never_follows_symlinks(tmp_path: Path) -> None:
@@ -211,7 +232,8 @@ def test_browse_newest_first_and_find(tmp_path: Path) -> None:
     clips = list_clips(tmp_path, "cam", "2025-06-01")
     assert [c.clip_id for c in clips] == [same_second, ids[2], ids[1], ids[0]]
     assert all(c.kind == "video" and c.start is not None for c in clips)
-    assert clips[0].sidecar["clip_id"] == same_second
+    assert clips[0].sidecar is not None
+    assert clips[0].sidecar.clip_id == same_second
     assert not clips[0].evidence
     found = find_clips(tmp_path, "cam", base + timedelta(minutes=4), base + timedelta(hours=1))
     assert [c.clip_id for c in found] == [same_second, ids[2], ids[1]]

@@ -76,8 +76,8 @@ from typing import Any
 import av
 import av.error
 
+from .sidecar import CameraMetadata, Sidecar, Trigger, TriggerCall, VideoFacts
 from .storage import (
-    SIDECAR_FORMAT,
     Problem,
     RecordingError,
     Reservation,
@@ -85,7 +85,6 @@ from .storage import (
     commit,
     discard,
     reserve,
-    utc_iso,
 )
 from .timeline import RisingClock
 
@@ -113,39 +112,6 @@ _STOP = object()
 
 
 # ---------------------------------------------------------------------------------- data types
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """What started a recording: `kind` bell/motion/manual, `source` the entity id or user."""
-
-    kind: str = "manual"
-    source: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        """For the sidecar."""
-        return {"kind": self.kind, "source": self.source}
-
-
-@dataclass(frozen=True, slots=True)
-class CameraMetadata:
-    """Facts about a camera that go into every sidecar."""
-
-    name: str = ""
-    donor_household: str = ""
-    address: str = ""
-    latitude: float | None = None
-    longitude: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """For the sidecar."""
-        return {
-            "camera": self.name,
-            "donor_household": self.donor_household,
-            "address": self.address,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-        }
-
-
 @dataclass(frozen=True, slots=True)
 class RingStats:
     """What the pre-event buffer holds right now."""
@@ -180,8 +146,12 @@ class ClipInfo:
     part: int
     start: datetime
     end: datetime
-    sha256: str
-    sidecar: dict[str, Any]
+    sidecar: Sidecar
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256, as its sidecar records it."""
+        return self.sidecar.sha256
 
     @property
     def duration(self) -> float:
@@ -450,22 +420,6 @@ class ClipHandle:
 
 
 @dataclass(slots=True)
-class _Call:
-    at: float  # wall clock
-    trigger: Trigger
-    reason: str
-    case_number: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "at": utc_iso(datetime.fromtimestamp(self.at, UTC)),
-            **self.trigger.as_dict(),
-            "reason": self.reason,
-            "case_number": self.case_number,
-        }
-
-
-@dataclass(slots=True)
 class _Job:
     handle: ClipHandle
     first: Reservation
@@ -474,7 +428,7 @@ class _Job:
     reason: str
     case_number: str | None
     metadata: CameraMetadata
-    calls: list[_Call]
+    calls: list[TriggerCall]
     queue: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
     closing: bool = False
 
@@ -558,7 +512,7 @@ class Recorder:
         trigger = trigger or Trigger()
         now_mono, now_wall = self._clock(), self._wallclock()
         end = now_mono + max(0.0, float(duration))
-        call = _Call(now_wall, trigger, reason, case_number)
+        call = TriggerCall(datetime.fromtimestamp(now_wall, UTC), trigger, reason, case_number)
         lookback = self.ring.pre_event if pre_event is None else pre_event
         lookback = min(MAX_PRE_EVENT, max(0.0, float(lookback)))
         with self.ring.lock:
@@ -600,7 +554,7 @@ class Recorder:
             thread.start()
         return handle
 
-    def _extend(self, end: float, call: _Call) -> ClipHandle | None:
+    def _extend(self, end: float, call: TriggerCall) -> ClipHandle | None:
         job = self._job
         if job is None or job.closing:
             return None
@@ -775,35 +729,32 @@ class Recorder:
         end = datetime.fromtimestamp(part.start_wall + part.seconds, UTC)
         handle = job.handle
         with self.ring.lock:
-            calls = [c.as_dict() for c in job.calls]
+            calls = tuple(c.as_dict() for c in job.calls)
             case_number = job.case_number
-        sidecar: dict[str, Any] = {
-            "format": SIDECAR_FORMAT,
-            "kind": "video",
-            "clip_id": part.reservation.clip_id,
-            "recording_id": handle.recording_id,
-            "part": part.number,
-            "previous_clip_id": part.previous,
-            "next_clip_id": next_clip_id,
-            "segments": handle.clip_ids,
-            **job.metadata.as_dict(),
-            "camera_id": self.camera,
-            "start": utc_iso(start),
-            "end": utc_iso(end),
-            "duration": round(part.seconds, 3),
-            "trigger": job.trigger.as_dict(),
-            "triggers": calls,
-            "reason": job.reason,
-            "case_number": case_number,
-            "video": {
-                "codec": part.seg.codec,
-                "width": part.seg.width,
-                "height": part.seg.height,
-                "frames": part.frames,
-                "key_frames": part.key_frames,
-            },
-            "evidence": None,
-        }
+        sidecar = Sidecar(
+            kind="video",
+            clip_id=part.reservation.clip_id,
+            recording_id=handle.recording_id,
+            part=part.number,
+            previous_clip_id=part.previous,
+            next_clip_id=next_clip_id,
+            segments=tuple(handle.clip_ids),
+            metadata=job.metadata,
+            camera_id=self.camera,
+            start=start,
+            end=end,
+            trigger=job.trigger,
+            triggers=calls,
+            reason=job.reason,
+            case_number=case_number,
+            video=VideoFacts(
+                codec=part.seg.codec,
+                width=part.seg.width,
+                height=part.seg.height,
+                frames=part.frames,
+                key_frames=part.key_frames,
+            ),
+        )
         try:
             sidecar = commit(part.reservation, sidecar)
         except RecordingError as err:
@@ -818,7 +769,6 @@ class Recorder:
             part=part.number,
             start=start,
             end=end,
-            sha256=str(sidecar["sha256"]),
             sidecar=sidecar,
         )
         handle.infos.append(info)
@@ -929,27 +879,22 @@ def save_snapshot(
         discard(reservation)
         raise as_recording_error(err, reservation.path) from err
     meta = metadata or CameraMetadata(name=camera)
-    sidecar: dict[str, Any] = {
-        "format": SIDECAR_FORMAT,
-        "kind": "snapshot",
-        "clip_id": reservation.clip_id,
-        "recording_id": None,
-        "part": 1,
-        "previous_clip_id": None,
-        "next_clip_id": None,
-        "segments": [reservation.clip_id],
-        **meta.as_dict(),
-        "camera_id": camera,
-        "start": utc_iso(moment),
-        "end": utc_iso(moment),
-        "duration": 0.0,
-        "trigger": trigger.as_dict(),
-        "triggers": [_Call(moment.timestamp(), trigger, reason, case_number).as_dict()],
-        "reason": reason,
-        "case_number": case_number,
-        "evidence": None,
-    }
-    sidecar = commit(reservation, sidecar)
+    sidecar = commit(
+        reservation,
+        Sidecar(
+            kind="snapshot",
+            clip_id=reservation.clip_id,
+            segments=(reservation.clip_id,),
+            metadata=meta,
+            camera_id=camera,
+            start=moment,
+            end=moment,
+            trigger=trigger,
+            triggers=(TriggerCall(moment, trigger, reason, case_number).as_dict(),),
+            reason=reason,
+            case_number=case_number,
+        ),
+    )
     return ClipInfo(
         clip_id=reservation.clip_id,
         camera=camera,
@@ -959,6 +904,5 @@ def save_snapshot(
         part=1,
         start=moment.astimezone(UTC),
         end=moment.astimezone(UTC),
-        sha256=str(sidecar["sha256"]),
         sidecar=sidecar,
     )

@@ -7,9 +7,11 @@ Layout, under the station's recordings folder `root`::
     <root>/<camera>/<YYYY-MM-DD>/<HHMMSS>_<trigger>.mp4    a clip (or .jpg for a snapshot)
     <root>/<camera>/<YYYY-MM-DD>/<HHMMSS>_<trigger>.json   its sidecar (JSON, UTF-8)
 
-`<camera>` is the camera's slug (`slugify`), the date and time are the *local* start of the clip in
-the time zone the caller passes (UTC if none), `<trigger>` is `bell`, `motion` or `manual`. When a
-name is taken (two clips starting in the same second), `_2`, `_3`, ... is appended.
+`<camera>` is the camera's folder: the slug of its first name (`camera_folder`), kept for the
+camera's life so that a rename does not hide its recordings; never `exports`. The date and time
+are the *local* start of the clip in the time zone the caller passes (UTC if none), `<trigger>` is
+`bell`, `motion` or `manual`. When a name is taken (two clips starting in the same second),
+`_2`, `_3`, ... is appended.
 
 Clip ids: a clip's id is its path relative to `root` without the extension, e.g.
 ``ngaba_cho/2025-03-14/071502_bell``. It is short, stable (files are never renamed), needs no index
@@ -35,6 +37,7 @@ so a clip being marked is never deleted. They do blocking file I/O: call them of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -49,10 +52,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from .sidecar import Sidecar
+
 MEDIA_SUFFIXES = (".mp4", ".jpg")
+EXPORTS_FOLDER = "exports"  # evidence ZIPs, beside the camera folders
+RESERVED_FOLDERS = frozenset({EXPORTS_FOLDER})
 SIDECAR_SUFFIX = ".json"
 TEMP_SUFFIX = ".tmp"
-SIDECAR_FORMAT = "anninh-clip/1"
 TRIGGER_KINDS = ("bell", "motion", "manual")
 STALE_TEMP_AGE = timedelta(days=1)  # retention removes temporary files older than this
 
@@ -116,14 +122,44 @@ def slugify(name: str) -> str:
     return slug[:64] or "camera"
 
 
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a trailing Z, millisecond precision."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def camera_folder(name: str, taken: Iterable[str]) -> str:
+    """A new camera's folder: its name's slug, made unique among `taken` and the reserved ones."""
+    used = set(taken) | RESERVED_FOLDERS
+    base = slugify(name)
+    folder, number = base, 1
+    while folder in used:
+        number += 1
+        folder = f"{base[:60]}_{number}"
+    return folder
 
 
-def parse_iso(text: str) -> datetime:
-    """Parse what `utc_iso` wrote (any ISO 8601 with offset)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def move_camera_clips(root: Path, source: str, dest: str, camera_name: str) -> int:
+    """Move the clips of `camera_name` (by their sidecar) from folder `source` to `dest`.
+
+    For the upgrade that gave every camera its own folder: two cameras whose names had one slug
+    shared a folder. Each clip moves with its sidecar (media file last, so a crash leaves at
+    worst a sidecar without its clip in the new folder, never a clip without its record).
+    Returns how many moved.
+    """
+    moved = 0
+    with evidence_lock:
+        for day in _real_dirs(root / source):
+            for entry in _entries(day, source, day.name):
+                if entry.sidecar is None or entry.sidecar.metadata.name != camera_name:
+                    continue
+                target = root / dest / day.name
+                target.mkdir(parents=True, exist_ok=True)
+                sidecar = entry.path.with_suffix(SIDECAR_SUFFIX)
+                if (target / entry.path.name).exists():
+                    continue
+                write_json_atomic(
+                    target / sidecar.name, entry.sidecar.moved(source, dest).to_json()
+                )
+                entry.path.replace(target / entry.path.name)
+                sidecar.unlink(missing_ok=True)
+                moved += 1
+            _fsync_path(day, directory=True)
+    return moved
 
 
 # ------------------------------------------------------------------------------ writing
@@ -226,21 +262,21 @@ def sidecar_bytes(sidecar: dict[str, Any]) -> bytes:
     return (json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode()
 
 
-def commit(reservation: Reservation, sidecar: dict[str, Any]) -> dict[str, Any]:
+def commit(reservation: Reservation, sidecar: Sidecar) -> Sidecar:
     """Hash and fsync the temporary media file, write the sidecar, rename both into place.
 
-    Fills ``sha256``, ``size`` and ``file`` into `sidecar` (returned). On any error both temporary
-    files are removed and `RecordingError` is raised; the final names are then never created.
+    Returns `sidecar` with the file's name, size and SHA-256. On any error both temporary files
+    are removed and `RecordingError` is raised; the final names are then never created.
     """
     try:
-        sidecar = {
-            **sidecar,
-            "file": reservation.path.name,
-            "size": reservation.temp.stat().st_size,
-            "sha256": sha256_file(reservation.temp),
-        }
+        sidecar = dataclasses.replace(
+            sidecar,
+            file=reservation.path.name,
+            size=reservation.temp.stat().st_size,
+            sha256=sha256_file(reservation.temp),
+        )
         _fsync_path(reservation.temp)
-        _write_fsync(reservation.sidecar_temp, sidecar_bytes(sidecar))
+        _write_fsync(reservation.sidecar_temp, sidecar_bytes(sidecar.to_json()))
         reservation.temp.replace(reservation.path)
         reservation.sidecar_temp.replace(reservation.sidecar)
         _fsync_path(reservation.path.parent, directory=True)
@@ -320,12 +356,14 @@ def sidecar_path(root: Path, clip_id: str) -> Path:
     return resolve(root, clip_id + SIDECAR_SUFFIX)
 
 
-def read_sidecar(root: Path, clip_id: str) -> dict[str, Any]:
-    """The parsed sidecar of a clip; raises `InvalidIdentifier` or `ValueError` (bad JSON)."""
-    data = json.loads(sidecar_path(root, clip_id).read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("sidecar is not an object")
-    return data
+def read_sidecar(root: Path, clip_id: str) -> Sidecar:
+    """The sidecar of a clip; raises `InvalidIdentifier` or `ValueError` (not a sidecar)."""
+    return load_sidecar(sidecar_path(root, clip_id))
+
+
+def load_sidecar(path: Path) -> Sidecar:
+    """The sidecar at `path`; raises `OSError` or `ValueError` (not a sidecar)."""
+    return Sidecar.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
 # ------------------------------------------------------------------------------ evidence
@@ -348,26 +386,11 @@ def mark_evidence(
 
 def _mark(root: Path, ids: list[str], case_number: str, by: str, now: datetime | None) -> list[str]:
     sidecars = {clip_id: read_sidecar(root, clip_id) for clip_id in ids}
-    moment = utc_iso(now or datetime.now(UTC))
-    for clip_id, data in sidecars.items():
-        evidence = data.get("evidence") if isinstance(data.get("evidence"), dict) else None
-        numbers = list(evidence.get("case_numbers", [])) if evidence else []
-        if case_number not in numbers:
-            numbers.append(case_number)
-        data["evidence"] = {
-            "case_numbers": numbers,
-            "marked_at": evidence.get("marked_at", moment) if evidence else moment,
-            "marked_by": evidence.get("marked_by", by) if evidence else by,
-        }
-        if not data.get("case_number"):
-            data["case_number"] = case_number
-        write_json_atomic(sidecar_path(root, clip_id), data)
+    moment = now or datetime.now(UTC)
+    for clip_id, sidecar in sidecars.items():
+        marked = sidecar.marked(case_number, by, moment)
+        write_json_atomic(sidecar_path(root, clip_id), marked.to_json())
     return ids
-
-
-def is_evidence(sidecar: dict[str, Any]) -> bool:
-    """True if a sidecar is marked as evidence."""
-    return bool(sidecar.get("evidence"))
 
 
 # ------------------------------------------------------------------------------ browsing
@@ -380,16 +403,17 @@ class ClipEntry:
     kind: str  # "video" or "snapshot"
     camera: str
     day: str
-    start: datetime | None  # from the sidecar (UTC), None without a readable sidecar
-    sidecar: dict[str, Any] = field(default_factory=dict)
+    sidecar: Sidecar | None  # None when it cannot be read
+
+    @property
+    def start(self) -> datetime | None:
+        """When the clip starts (UTC), from its sidecar."""
+        return self.sidecar.start if self.sidecar else None
 
     @property
     def evidence(self) -> bool:
         """Marked as evidence."""
-        return is_evidence(self.sidecar)
-
-
-EXPORTS_FOLDER = "exports"  # evidence ZIPs, beside the camera folders
+        return self.sidecar is not None and self.sidecar.evidence is not None
 
 
 def _real_dirs(folder: Path) -> Iterator[Path]:
@@ -426,13 +450,9 @@ def _entries(folder: Path, camera: str, day: str) -> list[ClipEntry]:
         path = folder / name
         if path.is_symlink() or not path.is_file():
             continue
-        sidecar: dict[str, Any] = {}
-        start: datetime | None = None
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            data = json.loads((folder / (stem + SIDECAR_SUFFIX)).read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                sidecar = data
-                start = parse_iso(str(data["start"]))
+        sidecar: Sidecar | None = None
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            sidecar = load_sidecar(folder / (stem + SIDECAR_SUFFIX))
         found.append(
             ClipEntry(
                 clip_id=f"{camera}/{day}/{stem}",
@@ -440,7 +460,6 @@ def _entries(folder: Path, camera: str, day: str) -> list[ClipEntry]:
                 kind="video" if ext == "mp4" else "snapshot",
                 camera=camera,
                 day=day,
-                start=start,
                 sidecar=sidecar,
             )
         )
@@ -570,16 +589,16 @@ def _sweep_day(
             or any((day_dir / (stem + s)).exists() for s in MEDIA_SUFFIXES)
         ):
             continue
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not is_evidence(data) and parse_iso(str(data["start"])) < cutoff:
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            orphan = load_sidecar(path)
+            if orphan.evidence is None and orphan.start < cutoff:
                 path.unlink()
 
 
 def _marked_now(sidecar: Path) -> bool:
     """Whether a sidecar on disk is marked as evidence now (unreadable: not marked)."""
     try:
-        return is_evidence(json.loads(sidecar.read_text(encoding="utf-8")))
+        return load_sidecar(sidecar).evidence is not None
     except (OSError, ValueError, TypeError):
         return False
 
