@@ -96,7 +96,6 @@ from pytest_homeassistant_custom_component.common import (  # noqa: E402
     setup_test_component_platform,
 )
 
-from custom_components.anninh.cameras import CameraDevice  # noqa: E402
 from custom_components.anninh.const import (  # noqa: E402
     CONF_ADDRESS,
     CONF_DONOR_NAME,
@@ -120,6 +119,7 @@ from custom_components.anninh.const import (  # noqa: E402
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
 )
+from custom_components.anninh.devices.camera import CameraDevice  # noqa: E402
 from custom_components.anninh.engine import recorder as recorder_module  # noqa: E402
 from custom_components.anninh.ids import EVENT_BELL_PRESSED, EVENT_RECORDING_FINISHED  # noqa: E402
 from custom_components.anninh.media_player import Loudspeaker  # noqa: E402

@@ -13,7 +13,6 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import async_capture_events, async_mock_service
 
-from custom_components.anninh.bells import BellDevice
 from custom_components.anninh.const import (
     CONF_LINKED_LOUDSPEAKERS,
     CONF_TARGETS,
@@ -21,6 +20,7 @@ from custom_components.anninh.const import (
     SUBENTRY_BELL,
     SUBENTRY_LOUDSPEAKER,
 )
+from custom_components.anninh.devices.bell import BellDevice
 from custom_components.anninh.ids import EVENT_ANNOUNCEMENT, alarm_notification_id
 
 from .conftest import (

@@ -21,7 +21,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anninh.bells import ALARM_STORE, RATE_LIMIT
 from custom_components.anninh.const import (
     CONF_HEARTBEAT_MINUTES,
     CONF_LINKED_CAMERAS,
@@ -32,6 +31,7 @@ from custom_components.anninh.const import (
     SUBENTRY_BELL,
     SUBENTRY_CAMERA,
 )
+from custom_components.anninh.devices.bell import ALARM_STORE, RATE_LIMIT
 from custom_components.anninh.ids import (
     EVENT_ALARM_ACKNOWLEDGED,
     EVENT_BELL_PRESSED,

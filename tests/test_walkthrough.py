@@ -30,7 +30,7 @@ from custom_components.anninh.const import (
     SUBENTRY_LOUDSPEAKER,
 )
 from custom_components.anninh.ids import offline_issue_id
-from custom_components.anninh.station import MODELS, STATION
+from custom_components.anninh.kinds import KINDS, STATION_MODEL
 
 from .conftest import (
     bell_data,
@@ -110,10 +110,13 @@ async def test_devices_in_the_stations_language_without_the_donor(
         assert "Nguyễn Văn An" not in str(device.dict_repr)
     models = {
         kind: device_registry.async_get_device(identifiers={(DOMAIN, sid)})
-        for kind, sid in [(STATION, entry.entry_id)]
+        for kind, sid in [("station", entry.entry_id)]
         + [(v.subentry_type, s) for s, v in entry.subentries.items()]
     }
-    assert {kind: d.model for kind, d in models.items() if d} == MODELS["vi"]
+    assert {kind: d.model for kind, d in models.items() if d} == {
+        "station": STATION_MODEL["vi"],
+        **{kind: KINDS[kind].model["vi"] for kind in KINDS},
+    }
     await hass.config_entries.async_unload(entry.entry_id)
 
 

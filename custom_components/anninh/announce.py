@@ -393,18 +393,11 @@ async def _async_run(
 ) -> Spoken | None:
     """One loudspeaker's announcement, in its turn; dropped if the same one is already waiting."""
     key = (announcement.message, announcement.language, announcement.chime)
-    if key in speaker.announcements_waiting:
-        _LOGGER.debug("%s: the same announcement is already waiting", speaker.entity_id)
-        return None
-    speaker.announcements_waiting.add(key)
-    try:
-        await speaker.announce_lock.acquire()
-    finally:
-        speaker.announcements_waiting.discard(key)
-    try:
+    async with speaker.device.async_turn(key) as mine:
+        if not mine:
+            _LOGGER.debug("%s: the same announcement is already waiting", speaker.entity_id)
+            return None
         return await _async_speak(hass, speaker, announcement, call)
-    finally:
-        speaker.announce_lock.release()
 
 
 @dataclass(frozen=True, slots=True)

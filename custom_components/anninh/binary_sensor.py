@@ -10,8 +10,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .bells import BellDevice
-from .cameras import CameraDevice
+from .devices.bell import BellDevice
+from .devices.camera import CameraDevice
 from .entity import AnNinhBellEntity, AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 

@@ -6,7 +6,7 @@ from homeassistant.components.button import ButtonEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bells import BellDevice
+from .devices.bell import BellDevice
 from .entity import AnNinhBellEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 

@@ -10,8 +10,8 @@ from homeassistant.const import ATTR_LATITUDE, ATTR_LONGITUDE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .cameras import CameraDevice
 from .const import CONF_ADDRESS, CONF_DONOR_NAME
+from .devices.camera import CameraDevice
 from .engine.live import LiveError
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, async_add_device_entities

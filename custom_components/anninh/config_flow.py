@@ -66,7 +66,6 @@ from .const import (
     PROBE_TIMEOUT_SECONDS,
     SOURCE_ENTITY,
     SOURCE_WEBHOOK,
-    SUBENTRY_BELL,
     SUBENTRY_CAMERA,
     SUBENTRY_LOUDSPEAKER,
     VOICES,
@@ -128,12 +127,10 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Cameras, bells and loudspeakers donated to the station."""
-        return {
-            SUBENTRY_CAMERA: CameraSubentryFlow,
-            SUBENTRY_BELL: BellSubentryFlow,
-            SUBENTRY_LOUDSPEAKER: LoudspeakerSubentryFlow,
-        }
+        """Cameras, bells and loudspeakers donated to the station (`kinds.KINDS`)."""
+        from .kinds import KINDS  # noqa: PLC0415 - the kinds list these flows
+
+        return {kind: device_kind.flow for kind, device_kind in KINDS.items()}
 
     def _station_schema(self, defaults: Mapping[str, Any], *, with_options: bool) -> vol.Schema:
         fields: dict[vol.Marker, Any] = {

@@ -9,10 +9,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bells import BellDevice
-from .cameras import CameraDevice
 from .const import DOMAIN
-from .device import Device
+from .devices.base import Device
+from .devices.bell import BellDevice
+from .devices.camera import CameraDevice
 from .ids import unique_id
 from .station import AnNinhConfigEntry
 

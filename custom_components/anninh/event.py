@@ -9,8 +9,8 @@ from homeassistant.const import ATTR_LATITUDE, ATTR_LONGITUDE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .bells import PRESS_TYPES, BellDevice, Press
 from .const import CONF_ADDRESS, CONF_PRIORITY
+from .devices.bell import PRESS_TYPES, BellDevice, Press
 from .entity import AnNinhBellEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 

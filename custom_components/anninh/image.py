@@ -13,7 +13,7 @@ from homeassistant.components.image import ImageEntity
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .cameras import CameraDevice
+from .devices.camera import CameraDevice
 from .entity import AnNinhCameraEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 

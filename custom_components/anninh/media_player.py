@@ -48,7 +48,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_state_change_event
 
 from .const import CONF_ADDRESS, CONF_LANGUAGE, CONF_TARGETS, DOMAIN
-from .device import LoudspeakerDevice
+from .devices.loudspeaker import LoudspeakerDevice
 from .entity import AnNinhEntity, async_add_device_entities
 from .sounds import CHIME_PATH, absolute_url
 from .station import AnNinhConfigEntry
@@ -112,10 +112,6 @@ class Loudspeaker(AnNinhEntity, MediaPlayerEntity):
     def __init__(self, device: LoudspeakerDevice) -> None:
         """Bind to the loudspeaker device."""
         super().__init__(device, "loudspeaker")
-        # One announcement at a time on a loudspeaker: the next one waits its turn; an identical
-        # one already waiting is not queued twice (a blueprint repeating faster than it speaks).
-        self.announce_lock = asyncio.Lock()
-        self.announcements_waiting: set[tuple[str, str, str]] = set()
 
     # -- targets ----------------------------------------------------------------------------
     @property

@@ -29,8 +29,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util import dt as dt_util
 
-from .cameras import CameraDevice
 from .const import DOMAIN
+from .devices.camera import CameraDevice
 from .engine.storage import (
     ClipEntry,
     InvalidIdentifier,

@@ -42,9 +42,6 @@ from .const import (
     DEFAULT_VOICE,
     DEFAULT_VOLUME,
     SOURCE_WEBHOOK,
-    SUBENTRY_BELL,
-    SUBENTRY_CAMERA,
-    SUBENTRY_LOUDSPEAKER,
 )
 from .engine.source import StreamSource
 from .engine.storage import slugify
@@ -217,13 +214,3 @@ class LoudspeakerConfig(DeviceConfig):
             tts_engine=data.get(CONF_TTS_ENGINE) or "",
             voice=data.get(CONF_VOICE, DEFAULT_VOICE),
         )
-
-
-def device_config(subentry: ConfigSubentry) -> DeviceConfig:
-    """The typed view of any device subentry."""
-    builders = {
-        SUBENTRY_CAMERA: CameraConfig.from_subentry,
-        SUBENTRY_BELL: BellConfig.from_subentry,
-        SUBENTRY_LOUDSPEAKER: LoudspeakerConfig.from_subentry,
-    }
-    return builders[subentry.subentry_type](subentry)

@@ -7,7 +7,7 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .cameras import CameraDevice
+from .devices.camera import CameraDevice
 from .engine.motion import MotionConfig
 from .entity import AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry

@@ -18,8 +18,8 @@ from homeassistant.helpers.target import TargetSelection, async_extract_referenc
 from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
-from .cameras import CameraDevice
 from .const import DOMAIN, MAX_PRE_EVENT_SECONDS
+from .devices.camera import CameraDevice
 from .engine.evidence import export_evidence
 from .engine.recorder import Trigger
 from .engine.storage import (

@@ -21,8 +21,8 @@ from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .cameras import CameraDevice
-from .device import LoudspeakerDevice
+from .devices.camera import CameraDevice
+from .devices.loudspeaker import LoudspeakerDevice
 from .engine.source import StreamProblem
 from .engine.stream import StreamState
 from .entity import AnNinhCameraEntity, AnNinhEntity, async_add_device_entities

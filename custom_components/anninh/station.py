@@ -18,12 +18,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
-from .bells import BellDevice
-from .cameras import CameraDevice
-from .const import DOMAIN, MANUFACTURER, SUBENTRY_BELL, SUBENTRY_CAMERA, SUBENTRY_LOUDSPEAKER
-from .device import Device, LoudspeakerDevice
+from .const import DOMAIN, MANUFACTURER
+from .devices.base import Device
 from .engine.storage import SweepReport, retention_sweep
-from .models import StationSettings, device_config
+from .kinds import KINDS, device_config, device_model, station_model
+from .models import StationSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,35 +31,6 @@ type DeviceAdder = Callable[[Device], None]
 
 RETENTION_INTERVAL = timedelta(hours=24)
 RETENTION_FIRST_RUN = 60.0  # s after start, off the busy start-up
-
-DEVICE_TYPES: dict[str, type[Device]] = {
-    SUBENTRY_CAMERA: CameraDevice,
-    SUBENTRY_BELL: BellDevice,
-    SUBENTRY_LOUDSPEAKER: LoudspeakerDevice,
-}
-STATION = "station"
-# Home Assistant translates a device's name (translation_key) but not its model, so the model is
-# written in the station's language (HA's language at set-up; rewritten at every set-up).
-MODELS = {
-    "vi": {
-        STATION: "Đơn vị công an",
-        SUBENTRY_CAMERA: "Camera an ninh",
-        SUBENTRY_BELL: "Chuông báo động",
-        SUBENTRY_LOUDSPEAKER: "Loa an ninh",
-    },
-    "en": {
-        STATION: "Police station",
-        SUBENTRY_CAMERA: "Security camera",
-        SUBENTRY_BELL: "Alarm bell",
-        SUBENTRY_LOUDSPEAKER: "Security loudspeaker",
-    },
-}
-
-
-def device_model(hass: HomeAssistant, kind: str) -> str:
-    """The model shown for a station (`STATION`) or a device kind, in HA's language."""
-    language = "vi" if hass.config.language.lower().startswith("vi") else "en"
-    return MODELS[language][kind]
 
 
 class Station:
@@ -84,7 +54,7 @@ class Station:
             identifiers={(DOMAIN, self.entry.entry_id)},
             name=self.settings.name,
             manufacturer=MANUFACTURER,
-            model=device_model(self.hass, STATION),
+            model=station_model(self.hass),
         )
         for subentry in self.entry.subentries.values():
             await self._async_add_device(subentry)
@@ -155,7 +125,7 @@ class Station:
 
     async def _async_add_device(self, subentry: ConfigSubentry) -> None:
         config = device_config(subentry)
-        device = DEVICE_TYPES[subentry.subentry_type](
+        device = KINDS[subentry.subentry_type].runtime(
             self.hass, subentry.subentry_type, config, self.settings
         )
         dr.async_get(self.hass).async_get_or_create(

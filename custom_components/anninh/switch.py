@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .cameras import CameraDevice
+from .devices.camera import CameraDevice
 from .entity import AnNinhEntity, async_add_device_entities
 from .station import AnNinhConfigEntry
 

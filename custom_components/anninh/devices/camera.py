@@ -15,17 +15,17 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
-from .device import Device
-from .engine.live import LiveRelay
-from .engine.motion import MotionConfig
-from .engine.pipeline import CameraPipeline, MotionEvent
-from .engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Recorder, Trigger
-from .engine.source import StreamProblem
-from .engine.storage import Problem, RecordingError
-from .engine.stream import StreamHealth, StreamReader, StreamState
-from .ids import EVENT_RECORDING_FINISHED, entity_id_of, offline_issue_id, storage_issue_id
-from .models import CameraConfig, StationSettings, parse_polygons
+from ..const import DOMAIN
+from ..engine.live import LiveRelay
+from ..engine.motion import MotionConfig
+from ..engine.pipeline import CameraPipeline, MotionEvent
+from ..engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Recorder, Trigger
+from ..engine.source import StreamProblem
+from ..engine.storage import Problem, RecordingError
+from ..engine.stream import StreamHealth, StreamReader, StreamState
+from ..ids import EVENT_RECORDING_FINISHED, entity_id_of, offline_issue_id, storage_issue_id
+from ..models import CameraConfig, StationSettings, parse_polygons
+from .base import Device
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -33,16 +33,16 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, SOURCE_WEBHOOK
-from .device import Device
-from .ids import (
+from ..const import DOMAIN, SOURCE_WEBHOOK
+from ..ids import (
     EVENT_ALARM_ACKNOWLEDGED,
     EVENT_BELL_PRESSED,
     alarm_notification_id,
     entity_id_of,
     silent_issue_id,
 )
-from .models import BellConfig, StationSettings
+from ..models import BellConfig, StationSettings
+from .base import Device
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .models import DeviceConfig, LoudspeakerConfig, StationSettings
+from ..models import DeviceConfig, StationSettings
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
@@ -60,9 +60,3 @@ class Device:
 
     async def async_stop(self) -> None:
         """Release what `async_start` took."""
-
-
-class LoudspeakerDevice(Device):
-    """A loudspeaker."""
-
-    config: LoudspeakerConfig
