@@ -41,18 +41,20 @@ from typing import Final, cast
 
 import voluptuous as vol
 from homeassistant.components.media_player.const import (
+    DOMAIN as MEDIA_PLAYER_DOMAIN,
+)
+from homeassistant.components.media_player.const import (
     MediaPlayerEntityFeature,
     MediaPlayerState,
     MediaType,
 )
-from homeassistant.const import ATTR_ENTITY_ID, ENTITY_MATCH_ALL
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import (
     Event,
     EventStateChangedData,
     HomeAssistant,
     ServiceCall,
     ServiceResponse,
-    SupportsResponse,
     callback,
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -60,14 +62,14 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_state_change_event
-from homeassistant.helpers.service import async_extract_entity_ids
 from homeassistant.util import language as language_util
 from homeassistant.util.json import JsonObjectType
 
-from .const import DOMAIN, LANGUAGES, SUBENTRY_LOUDSPEAKER
+from .const import DOMAIN, LANGUAGES
 from .ids import EVENT_ANNOUNCEMENT
 from .media_player import Loudspeaker
-from .sounds import CHIME_BELL, CHIME_NONE, CHIMES, DURATIONS, async_register_view, chime_path
+from .sounds import CHIME_BELL, CHIME_NONE, CHIMES, DURATIONS, chime_path
+from .targets import async_targeted_entities
 from .tts import offline_engine
 
 _LOGGER = logging.getLogger(__name__)
@@ -167,63 +169,22 @@ def wav_seconds(data: bytes) -> float | None:
         return None
 
 
-@callback
-def async_register_services(hass: HomeAssistant) -> None:
-    """Register `anninh.announce` and serve the chimes it plays."""
-    async_register_view(hass)
-
-    async def handle(call: ServiceCall) -> ServiceResponse:
-        return await _async_announce(hass, call)
-
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_ANNOUNCE,
-        handle,
-        schema=ANNOUNCE_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-
-
 # -- finding the loudspeakers ------------------------------------------------------------------
-_TARGET_KEYS: Final = (ATTR_ENTITY_ID, "device_id", "area_id", "floor_id", "label_id")
-
-
-def _all_loudspeakers(hass: HomeAssistant) -> dict[str, Loudspeaker]:
-    """entity_id -> loudspeaker entity, over every loaded station."""
-    speakers: dict[str, Loudspeaker] = {}
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        for device in entry.runtime_data.devices_of(SUBENTRY_LOUDSPEAKER):
-            for entity in device.entities:
-                if isinstance(entity, Loudspeaker) and entity.entity_id:
-                    speakers[entity.entity_id] = entity
-    return speakers
-
-
-async def _async_targets(hass: HomeAssistant, call: ServiceCall) -> list[Loudspeaker]:
-    """The loudspeakers the call names, or all of them; a clear error for anything else.
-
-    Entities named by `entity_id` must be loudspeakers; of devices, areas, floors and labels
-    only the loudspeakers count.
-    """
-    speakers = _all_loudspeakers(hass)
-    explicit = call.data.get(ATTR_ENTITY_ID)
-    if explicit == ENTITY_MATCH_ALL or not any(call.data.get(key) for key in _TARGET_KEYS):
-        if not speakers:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="no_loudspeakers"
-            )
-        return list(speakers.values())
-    for entity_id in explicit if isinstance(explicit, list) else ():
-        if entity_id not in speakers:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_a_loudspeaker",
-                translation_placeholders={"entity_id": entity_id},
-            )
-    selected = sorted(e for e in await async_extract_entity_ids(call) if e in speakers)
-    if not selected:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_loudspeakers")
-    return [speakers[e] for e in selected]
+@callback
+def _targets(hass: HomeAssistant, call: ServiceCall) -> list[Loudspeaker]:
+    """The loudspeakers the call names, or all of them (no target)."""
+    return [
+        entity
+        for entity in async_targeted_entities(
+            hass,
+            call,
+            MEDIA_PLAYER_DOMAIN,
+            every_one_untargeted=True,
+            not_ours="not_a_loudspeaker",
+            none_found="no_loudspeakers",
+        )
+        if isinstance(entity, Loudspeaker)
+    ]
 
 
 # -- TTS -------------------------------------------------------------------------------------------
@@ -295,8 +256,8 @@ def _engine_language(language: str, engine: str, supported: list[str]) -> str:
 
 
 # -- the action ------------------------------------------------------------------------------------
-async def _async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
-    speakers = await _async_targets(hass, call)
+async def async_announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    speakers = _targets(hass, call)
     message: str = call.data[ATTR_MESSAGE]
     plans: list[tuple[Loudspeaker, Announcement]] = []
     for speaker in speakers:
