@@ -30,6 +30,7 @@ from custom_components.anninh.engine.live import (
     baseline_profile,
     narrow_offer,
 )
+from custom_components.anninh.engine.recorder import PacketRing
 from tests.media import make_h264_file, make_mjpeg_file
 
 
@@ -210,10 +211,18 @@ def test_a_long_gop_is_shown_from_its_latest_picture(tmp_path: Path) -> None:
     path = make_h264_file(
         tmp_path / "long.mp4", fps=fps, seconds=8.0, gop=10 * fps, profile="main", b_frames=2
     )
-    packets, _ = _packets(path)
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    packets = [p for p in container.demux(stream) if p.size]
     assert len(packets) > TRANSCODE_QUEUE_PACKETS
-    gop = [(p, bool(p.is_keyframe), i * 3000) for i, p in enumerate(packets)]
-    assert sum(key for _, key, _ in gop) == 1
+    assert sum(p.is_keyframe for p in packets) == 1
+    ring = PacketRing(pre_event=0.0)
+    for packet in packets[:-10]:
+        ring.add(packet)
+    backlog = ring.current_gop()
+    assert len(backlog) == len(packets) - 10  # the ring holds the whole GOP
+    step = VIDEO_CLOCK // fps
+    now = 1_000_000 * step
     shown: list[LivePacket] = []
     done = threading.Event()
 
@@ -222,15 +231,17 @@ def test_a_long_gop_is_shown_from_its_latest_picture(tmp_path: Path) -> None:
         done.set()
 
     transcoder = _Transcoder("cam", emit, fps)
-    transcoder.start(gop[:-10])
-    for packet, key, ticks in gop[-10:]:  # live packets arrive while the GOP is decoded
-        transcoder.put(packet, key, ticks)
+    transcoder.start(backlog, now)
+    for index, packet in enumerate(packets[-10:], 1):  # live packets come while it decodes
+        transcoder.put(packet, stream, bool(packet.is_keyframe), now + index * step)
     try:
         assert done.wait(10.0), "no picture"
     finally:
         transcoder.stop()
+        container.close()
     assert shown[0].key
-    assert shown[0].ticks >= gop[-40][2]  # a picture from the last second, not the GOP's start
+    # A picture of the last second, on the live clock (not the GOP's start, nor a clock of its own).
+    assert now - fps * step <= shown[0].ticks <= now + 10 * step
 
 
 def test_profile_from_avcc_and_in_band_sps(tmp_path: Path) -> None:

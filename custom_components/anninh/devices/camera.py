@@ -109,8 +109,9 @@ class CameraDevice(Device):
                 on_packet=self.recorder.on_packet,
                 decode=False,
             )
-        self.live = LiveRelay(config.name, self.hass.loop)
-        self.main_stream_reader.add_packet_listener(self.live.on_packet)
+        # The live view starts viewers from the recorder's buffer and is fed by the recorder.
+        self.live = LiveRelay(config.name, self.hass.loop, ring=self.recorder.ring)
+        self.recorder.then = self.live.on_packet
         self._running = True
         self.pipeline.start()
         if self.main_reader is not None:

@@ -1,10 +1,13 @@
 """Live view over WebRTC without go2rtc: a camera's H.264 relayed, or re-encoded while watched.
 
-`LiveRelay(name, loop)` is one camera's live view. Its `on_packet(packet)` is a reader packet
-listener (`StreamReader.add_packet_listener`; reader thread): it stamps each packet on a 90 kHz
-clock that only rises (continuous across file loops and reconnects), keeps the current GOP as
-packet references (at most `GOP_CACHE_BYTES`; no copy) and watches for frame reordering
-(B-frames). An unwatched camera costs next to nothing: nothing is copied, converted or decoded.
+`LiveRelay(name, loop, ring=...)` is one camera's live view. Its `on_packet(packet)` takes the
+main stream's packets on the reader thread: it stamps each on a 90 kHz clock that only rises
+(continuous across file loops and reconnects) and watches for frame reordering (B-frames). The
+GOP a new viewer starts with comes from the recorder's pre-event buffer (`PacketRing`), the one
+place the main stream's recent packets are kept; the recorder calls `on_packet` under the ring's
+lock, right after buffering the packet, so a viewer that joins gets every packet exactly once.
+Without a ring (a relay on its own) the relay keeps one of its own. An unwatched camera costs
+next to nothing: nothing is converted or decoded.
 
 Each viewer session is served one of two ways, chosen when it opens:
 
@@ -61,6 +64,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import H264Profile, candidate_from_sdp, parse_h264_profile_level_id
 
+from .recorder import BufferedPacket, PacketRing
 from .timeline import RisingClock
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,7 +73,6 @@ VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = Fraction(1, VIDEO_CLOCK)
 MAX_SESSIONS = 4
 QUEUE_PACKETS = 300  # per viewer; beyond this the viewer skips to the next key frame
-GOP_CACHE_BYTES = 8 * 1024 * 1024
 CONNECT_TIMEOUT = 30.0
 TRANSCODE_QUEUE_PACKETS = 150  # packets waiting for the transcoder; beyond: skip to a key frame
 TRANSCODE_KEY_INTERVAL = 2.0  # s between key frames of the re-encoded stream
@@ -294,7 +297,7 @@ class _Transcoder:
         self._fps = fps if 1.0 <= fps <= 120.0 else 25.0
         self._catch_up = max(2, round(self._fps / 2))  # packets waiting: half a second
         self._cond = threading.Condition()
-        self._items: deque[tuple[av.Packet, bool, int, bool]] = deque()
+        self._items: deque[tuple[av.Packet, Any, bool, int, bool]] = deque()
         self._limit = TRANSCODE_QUEUE_PACKETS
         self._running = False
         self._resync = False
@@ -304,10 +307,18 @@ class _Transcoder:
         self.cpu_seconds = 0.0
         self.profile_level_id: str | None = None
 
-    def start(self, backlog: list[tuple[av.Packet, bool, int]]) -> None:
-        """Begin with `backlog` (the current GOP; only its last picture is shown)."""
+    def start(self, backlog: list[BufferedPacket], now_ticks: int) -> None:
+        """Begin with `backlog` (the current GOP, from the ring; only its last picture is shown).
+
+        Its packets are stamped one frame apart up to `now_ticks`, the relay clock's latest.
+        """
+        step = round(VIDEO_CLOCK / self._fps)
         with self._cond:
-            self._items.extend((packet, key, ticks, False) for packet, key, ticks in backlog)
+            for index, item in enumerate(backlog):
+                packet = av.Packet(item.data)
+                packet.pts = item.pts
+                ticks = now_ticks - (len(backlog) - 1 - index) * step
+                self._items.append((packet, item.seg.stream, item.key, ticks, False))
             self._limit = len(self._items) + TRANSCODE_QUEUE_PACKETS  # a GOP is not a lag
             self._running = True
         self._thread = threading.Thread(
@@ -315,7 +326,7 @@ class _Transcoder:
         )
         self._thread.start()
 
-    def put(self, packet: av.Packet, key: bool, ticks: int) -> None:
+    def put(self, packet: av.Packet, stream: Any, key: bool, ticks: int) -> None:
         """Queue a packet (reader thread); when far behind, drop to the next key frame."""
         with self._cond:
             if not self._running:
@@ -328,7 +339,7 @@ class _Transcoder:
                     return
                 self._resync = False
                 self._key_wanted = True
-            self._items.append((packet, key, ticks, True))
+            self._items.append((packet, stream, key, ticks, True))
             self._cond.notify()
 
     def request_key_frame(self) -> None:
@@ -342,19 +353,19 @@ class _Transcoder:
             self._items.clear()
             self._cond.notify()
 
-    def _next(self) -> tuple[av.Packet, bool, int, bool] | None:
+    def _next(self) -> tuple[av.Packet, Any, bool, int, bool] | None:
         """The next packet, and whether its picture is encoded (not while catching up)."""
         with self._cond:
             while self._running and not self._items:
                 self._cond.wait()
             if not self._running:
                 return None
-            packet, key, ticks, live = self._items.popleft()
+            packet, stream, key, ticks, live = self._items.popleft()
             waiting = len(self._items)
             if waiting < TRANSCODE_QUEUE_PACKETS:
                 self._limit = TRANSCODE_QUEUE_PACKETS
             show = waiting <= self._catch_up and (live or not waiting)
-            return packet, key, ticks, show
+            return packet, stream, key, ticks, show
 
     def _run(self) -> None:
         try:
@@ -366,16 +377,16 @@ class _Transcoder:
                 self._running = False
 
     def _loop(self) -> None:
-        stream: Any = None
+        current: Any = None
         decoder: Any = None
         encoder: Any = None
         ticks_of: dict[int, int] = {}
         last_ticks = -1
         step = round(VIDEO_CLOCK / self._fps)
         while (item := self._next()) is not None:
-            packet, _key, ticks, show = item
-            if packet.stream is not stream:
-                stream = packet.stream
+            packet, stream, _key, ticks, show = item
+            if stream is not current:
+                current = stream
                 source = stream.codec_context
                 decoder = av.CodecContext.create(source.name, "r")
                 if source.extradata:
@@ -536,8 +547,9 @@ class LiveRelay:
         *,
         max_sessions: int = MAX_SESSIONS,
         connect_timeout: float = CONNECT_TIMEOUT,
+        ring: PacketRing | None = None,
     ) -> None:
-        """Attach `on_packet` to the main stream's reader."""
+        """Feed `on_packet` the main stream: from `ring`'s owner, or from the reader (no ring)."""
         self.name = name
         self.max_sessions = max_sessions
         self.connect_timeout = connect_timeout
@@ -550,10 +562,9 @@ class LiveRelay:
         self._reorder = _ReorderWatch()
         self._fps = 0.0
         self._size = (0, 0)
-        # The current GOP as the reader gave it (packet references: no copy, no conversion),
-        # so a viewer can start at once; converted or decoded only when someone watches.
-        self._gop: list[tuple[av.Packet, bool, int]] | None = None
-        self._gop_bytes = 0
+        # Where the current GOP is (converted or decoded only when someone joins).
+        self._feeds_ring = ring is None
+        self._ring = ring if ring is not None else PacketRing(pre_event=0.0)
         self._relayed: tuple[PacketTrack, ...] = ()  # attached tracks, by mode (lock held to
         self._transcoded: tuple[PacketTrack, ...] = ()  # write; the loop reads)
         self._transcoder: _Transcoder | None = None
@@ -569,7 +580,12 @@ class LiveRelay:
     def on_packet(self, packet: av.Packet) -> None:
         """Reader packet listener (reader thread): keep the GOP, feed whoever watches."""
         try:
-            self._take(packet)
+            if self._feeds_ring:
+                with self._ring.lock:
+                    self._ring.add(packet)
+                    self._take(packet)
+            else:
+                self._take(packet)
         except Exception:  # never break the reader (and the recorder behind it)
             _LOGGER.exception("Camera %s: live view could not take a packet", self.name)
 
@@ -587,7 +603,6 @@ class LiveRelay:
                 self._clock.step, self._clock.reorder = step, _REORDER_FRAMES * step
                 self._clock.rebase()
                 self._size = (getattr(ctx, "width", 0), getattr(ctx, "height", 0))
-                self._gop, self._gop_bytes = None, 0
             if packet.size == 0:
                 return
             key = bool(packet.is_keyframe)
@@ -595,15 +610,8 @@ class LiveRelay:
             found_reordering = self._reorder.reordered(packet, new_stream) and not self.reorders
             if found_reordering:
                 self.reorders = True
-            if key:
-                self._gop, self._gop_bytes = [(packet, key, ticks)], packet.size
-            elif self._gop is not None:
-                self._gop.append((packet, key, ticks))
-                self._gop_bytes += packet.size
-                if self._gop_bytes > GOP_CACHE_BYTES:
-                    self._gop, self._gop_bytes = None, 0
             if self._transcoder is not None:
-                self._transcoder.put(packet, key, ticks)
+                self._transcoder.put(packet, stream, key, ticks)
             item = None
             if self._relayed and self._format is not None:
                 item = LivePacket(self._format.convert(bytes(packet), key), key, ticks)
@@ -649,7 +657,7 @@ class LiveRelay:
             "Camera %s sends B-frames: its live view is re-encoded while someone watches",
             self.name,
         )
-        with self._lock:
+        with self._ring.lock, self._lock:  # the reader takes them in this order too
             moved, self._relayed = self._relayed, ()
             for track in moved:
                 track.mode = LiveMode.TRANSCODE
@@ -663,7 +671,7 @@ class LiveRelay:
         self._transcoded = (*self._transcoded, *tracks)
         if self._transcoder is None:
             self._transcoder = _Transcoder(self.name, self._from_transcoder, self._fps)
-            self._transcoder.start(list(self._gop or ()))
+            self._transcoder.start(self._ring.current_gop(), self._clock.last or 0)
         else:
             self._transcoder.request_key_frame()
 
@@ -673,18 +681,16 @@ class LiveRelay:
             self._transcoder.request_key_frame()
 
     def _attach(self, track: PacketTrack) -> None:
-        # Under the lock, so that every packet after the GOP taken here reaches the track (its
+        # Under both locks, so that every packet after the GOP taken here reaches the track (its
         # delivery runs on this loop after this call, or through the transcoder's queue).
-        with self._lock:
+        with self._ring.lock, self._lock:
             if track.mode is LiveMode.TRANSCODE:
                 self._transcode_locked((track,))
                 return
-            fmt, gop = self._format, list(self._gop or ())
+            fmt, gop, now = self._format, self._ring.current_gop(), self._clock.last or 0
             self._relayed = (*self._relayed, track)
         if fmt is not None:
-            track.start_from(
-                [LivePacket(fmt.convert(bytes(p), key), key, ticks) for p, key, ticks in gop]
-            )
+            track.start_from([LivePacket(fmt.convert(p.data, p.key), p.key, now) for p in gop])
 
     def _detach(self, track: PacketTrack) -> None:
         with self._lock:

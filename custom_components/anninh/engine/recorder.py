@@ -90,6 +90,7 @@ from .timeline import RisingClock
 
 __all__ = [
     "MAX_PRE_EVENT",
+    "BufferedPacket",
     "CameraMetadata",
     "ClipHandle",
     "ClipInfo",
@@ -213,7 +214,7 @@ class _Segment:
         return max(pts, dts), dts, duration
 
 
-class _Pkt:
+class BufferedPacket:
     """A buffered packet: a copy of the payload plus normalised timestamps."""
 
     __slots__ = ("data", "dts", "duration", "key", "mono", "pts", "seg")
@@ -233,7 +234,7 @@ class _Pkt:
 class _Gop:
     __slots__ = ("nbytes", "packets", "start")
 
-    def __init__(self, first: _Pkt) -> None:
+    def __init__(self, first: BufferedPacket) -> None:
         self.packets = [first]
         self.nbytes = len(first.data)
         self.start = first.mono
@@ -258,8 +259,8 @@ class PacketRing:
         self._pre_event = 0.0
         self.pre_event = pre_event
         self._gops: deque[_Gop] = deque()
-        self._oldest: _Pkt | None = None  # first packet of the first GOP, for stats()
-        self._newest: _Pkt | None = None
+        self._oldest: BufferedPacket | None = None  # first packet of the first GOP, for stats()
+        self._newest: BufferedPacket | None = None
         self._bytes = 0
         self._packets = 0
         self._segment: _Segment | None = None
@@ -279,7 +280,7 @@ class PacketRing:
         """The current stream segment (internal)."""
         return self._segment
 
-    def add(self, packet: av.Packet) -> _Pkt | None:
+    def add(self, packet: av.Packet) -> BufferedPacket | None:
         """Normalise and buffer one demuxed packet; returns it (None if unusable)."""
         now = self._clock()
         with self.lock:
@@ -291,11 +292,11 @@ class PacketRing:
             stamps = seg.normalise(packet)
             if stamps is None or packet.size == 0:
                 return None
-            pkt = _Pkt(bytes(packet), *stamps, bool(packet.is_keyframe), now, seg)
+            pkt = BufferedPacket(bytes(packet), *stamps, bool(packet.is_keyframe), now, seg)
             self._append(pkt)
             return pkt
 
-    def _append(self, pkt: _Pkt) -> None:
+    def _append(self, pkt: BufferedPacket) -> None:
         gops = self._gops
         if pkt.key:
             gops.append(_Gop(pkt))
@@ -322,7 +323,12 @@ class PacketRing:
         self._packets -= len(gop.packets)
         self._oldest = self._gops[0].packets[0] if self._gops else None
 
-    def packets_from(self, mono: float) -> list[_Pkt]:
+    def current_gop(self) -> list[BufferedPacket]:
+        """The packets from the latest key frame (empty before the first one)."""
+        with self.lock:
+            return list(self._gops[-1].packets) if self._gops else []
+
+    def packets_from(self, mono: float) -> list[BufferedPacket]:
         """Buffered packets from the latest key frame at or before `mono` (else the oldest)."""
         with self.lock:
             gops = list(self._gops)
@@ -423,7 +429,7 @@ class ClipHandle:
 class _Job:
     handle: ClipHandle
     first: Reservation
-    backlog: list[_Pkt]
+    backlog: list[BufferedPacket]
     trigger: Trigger
     reason: str
     case_number: str | None
@@ -463,6 +469,7 @@ class Recorder:
         self._clock = clock
         self._wallclock = wallclock
         self.ring = PacketRing(pre_event, max_bytes, clock)
+        self.then: Callable[[av.Packet], None] | None = None  # after each buffered packet
         self._job: _Job | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = False
@@ -488,12 +495,17 @@ class Recorder:
         return job.handle if job is not None and not job.closing else None
 
     def on_packet(self, packet: av.Packet) -> None:
-        """The reader's `on_packet` hook (reader thread): buffer and forward to a running clip."""
+        """The reader's `on_packet` hook (reader thread): buffer and forward to a running clip.
+
+        Then `then` (the live view) is called with the packet, under the buffer's lock.
+        """
         with self.ring.lock:
             pkt = self.ring.add(packet)
             job = self._job
             if pkt is not None and job is not None and not job.closing:
                 job.queue.put(pkt)
+            if self.then is not None:
+                self.then(packet)
 
     def record(
         self,
@@ -629,13 +641,13 @@ class Recorder:
                     if (
                         item is _STOP
                         or (item is None and self._clock() >= handle.end_mono + self.end_grace)
-                        or (isinstance(item, _Pkt) and item.mono >= handle.end_mono)
+                        or (isinstance(item, BufferedPacket) and item.mono >= handle.end_mono)
                     ):
                         job.closing = True
                     if job.closing:
                         self._job = None if self._job is job else self._job
                         break
-                if not isinstance(item, _Pkt):
+                if not isinstance(item, BufferedPacket):
                     continue
                 if part is not None and item.seg is not part.seg:
                     # Discontinuity: end this part, continue in a new one.
@@ -677,7 +689,7 @@ class Recorder:
                     self._job = None
             handle._done.set()
 
-    def _reserve_part(self, job: _Job, first: _Pkt, part: _Part) -> Reservation | None:
+    def _reserve_part(self, job: _Job, first: BufferedPacket, part: _Part) -> Reservation | None:
         start = datetime.fromtimestamp(self._wall(first.mono), UTC)
         try:
             nxt = reserve(self.root, self.camera, start, job.trigger.kind, ".mp4", self.tz)
@@ -689,7 +701,7 @@ class Recorder:
         return nxt
 
     def _open_part(
-        self, job: _Job, reservation: Reservation, first: _Pkt, previous: str | None
+        self, job: _Job, reservation: Reservation, first: BufferedPacket, previous: str | None
     ) -> _Part | None:
         number = job.handle.clip_ids.index(reservation.clip_id) + 1
         if first.seg.template is None:
@@ -709,7 +721,7 @@ class Recorder:
             self.on_clip_started(ref)
         return part
 
-    def _mux(self, job: _Job, part: _Part, pkt: _Pkt) -> bool:
+    def _mux(self, job: _Job, part: _Part, pkt: BufferedPacket) -> bool:
         try:
             part.mux(pkt)
         except (OSError, av.error.FFmpegError) as err:
@@ -799,7 +811,7 @@ class _Part:
     def __init__(
         self,
         reservation: Reservation,
-        first: _Pkt,
+        first: BufferedPacket,
         number: int,
         previous: str | None,
         start_wall: float,
@@ -826,7 +838,7 @@ class _Part:
     def seconds(self) -> float:
         return float((self.end_ts) * self.seg.time_base)
 
-    def mux(self, pkt: _Pkt) -> None:
+    def mux(self, pkt: BufferedPacket) -> None:
         packet = av.Packet(pkt.data)
         packet.pts = pkt.pts - self.base
         packet.dts = pkt.dts - self.base
