@@ -220,6 +220,9 @@ class HassServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
+                # In the configuration folder: HA finds custom integrations through the
+                # `custom_components` package, which the project's root would otherwise shadow.
+                cwd=self.config,
                 start_new_session=True,
             )
         while True:

@@ -231,7 +231,7 @@ def test_a_long_gop_is_shown_from_its_latest_picture(tmp_path: Path) -> None:
         done.set()
 
     transcoder = _Transcoder("cam", emit, fps)
-    transcoder.start(backlog, now)
+    transcoder.start(backlog, stream, now)
     for index, packet in enumerate(packets[-10:], 1):  # live packets come while it decodes
         transcoder.put(packet, stream, bool(packet.is_keyframe), now + index * step)
     try:

@@ -307,10 +307,11 @@ class _Transcoder:
         self.cpu_seconds = 0.0
         self.profile_level_id: str | None = None
 
-    def start(self, backlog: list[BufferedPacket], now_ticks: int) -> None:
+    def start(self, backlog: list[BufferedPacket], stream: Any, now_ticks: int) -> None:
         """Begin with `backlog` (the current GOP, from the ring; only its last picture is shown).
 
-        Its packets are stamped one frame apart up to `now_ticks`, the relay clock's latest.
+        Its packets (of `stream`) are stamped one frame apart up to `now_ticks`, the relay clock's
+        latest.
         """
         step = round(VIDEO_CLOCK / self._fps)
         with self._cond:
@@ -318,7 +319,7 @@ class _Transcoder:
                 packet = av.Packet(item.data)
                 packet.pts = item.pts
                 ticks = now_ticks - (len(backlog) - 1 - index) * step
-                self._items.append((packet, item.seg.stream, item.key, ticks, False))
+                self._items.append((packet, stream, item.key, ticks, False))
             self._limit = len(self._items) + TRANSCODE_QUEUE_PACKETS  # a GOP is not a lag
             self._running = True
         self._thread = threading.Thread(
@@ -671,7 +672,9 @@ class LiveRelay:
         self._transcoded = (*self._transcoded, *tracks)
         if self._transcoder is None:
             self._transcoder = _Transcoder(self.name, self._from_transcoder, self._fps)
-            self._transcoder.start(self._ring.current_gop(), self._clock.last or 0)
+            gop = self._ring.current_gop()
+            stream = self._ring.segment(gop[0]).stream if gop else None
+            self._transcoder.start(gop, stream, self._clock.last or 0)
         else:
             self._transcoder.request_key_frame()
 

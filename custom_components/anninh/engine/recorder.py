@@ -65,13 +65,14 @@ import queue
 import threading
 import time
 import uuid
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 import av.error
@@ -109,6 +110,7 @@ _LOGGER = logging.getLogger(__name__)
 MAX_PRE_EVENT = 60.0
 DEFAULT_MAX_BYTES = 40 * 1024 * 1024  # 60 s at ~5 Mbit/s
 REBASE_JUMP = 10.0  # s: a forward jump this large on the same stream is rebased
+_SEGMENTS_KEPT = 8  # stream segments (connections) remembered for buffered packets and writers
 _STOP = object()
 
 
@@ -214,30 +216,68 @@ class _Segment:
         return max(pts, dts), dts, duration
 
 
-class BufferedPacket:
-    """A buffered packet: a copy of the payload plus normalised timestamps."""
+class BufferedPacket(NamedTuple):
+    """A buffered packet: a copy of the payload plus normalised timestamps (as handed out)."""
 
-    __slots__ = ("data", "dts", "duration", "key", "mono", "pts", "seg")
-
-    def __init__(
-        self, data: bytes, pts: int, dts: int, duration: int, key: bool, mono: float, seg: _Segment
-    ) -> None:
-        self.data = data
-        self.pts = pts
-        self.dts = dts
-        self.duration = duration
-        self.key = key
-        self.mono = mono
-        self.seg = seg
+    data: bytes
+    pts: int
+    dts: int
+    duration: int
+    key: bool
+    mono: float
+    segment: int  # `_Segment.number`
 
 
 class _Gop:
-    __slots__ = ("nbytes", "packets", "start")
+    """One GOP's packets, stored by column: a handful of objects per GOP, not one per packet.
+
+    Sixty cameras' pre-event buffers hold tens of thousands of packets; as objects they would
+    all reach the garbage collector's oldest generation and be walked by each of its full
+    collections of HA's heap (and trigger more of them). Payloads are bytes, which it never walks.
+    """
+
+    __slots__ = ("datas", "dts", "durations", "keys", "monos", "nbytes", "pts", "segment", "start")
 
     def __init__(self, first: BufferedPacket) -> None:
-        self.packets = [first]
-        self.nbytes = len(first.data)
+        self.segment = first.segment
         self.start = first.mono
+        self.datas: list[bytes] = []
+        self.pts = array("q")
+        self.dts = array("q")
+        self.durations = array("q")
+        self.keys = bytearray()
+        self.monos = array("d")
+        self.nbytes = 0
+        self.append(first)
+
+    def append(self, pkt: BufferedPacket) -> None:
+        """Add a packet (reader thread); `monos` last: its length is the GOP's."""
+        self.datas.append(pkt.data)
+        self.pts.append(pkt.pts)
+        self.dts.append(pkt.dts)
+        self.durations.append(pkt.duration)
+        self.keys.append(pkt.key)
+        self.nbytes += len(pkt.data)
+        self.monos.append(pkt.mono)
+
+    def __len__(self) -> int:
+        return len(self.monos)
+
+    def packet(self, index: int) -> BufferedPacket:
+        """One packet, as a `BufferedPacket`."""
+        return BufferedPacket(
+            self.datas[index],
+            self.pts[index],
+            self.dts[index],
+            self.durations[index],
+            bool(self.keys[index]),
+            self.monos[index],
+            self.segment,
+        )
+
+    def packets(self) -> list[BufferedPacket]:
+        """All its packets so far (safe while the reader appends)."""
+        return [self.packet(index) for index in range(len(self))]
 
 
 class PacketRing:
@@ -264,7 +304,7 @@ class PacketRing:
         self._bytes = 0
         self._packets = 0
         self._segment: _Segment | None = None
-        self._segments = 0
+        self._segments: dict[int, _Segment] = {}  # the last few, by number
 
     @property
     def pre_event(self) -> float:
@@ -275,11 +315,6 @@ class PacketRing:
     def pre_event(self, seconds: float) -> None:
         self._pre_event = min(MAX_PRE_EVENT, max(0.0, float(seconds)))
 
-    @property
-    def segment(self) -> _Segment | None:
-        """The current stream segment (internal)."""
-        return self._segment
-
     def add(self, packet: av.Packet) -> BufferedPacket | None:
         """Normalise and buffer one demuxed packet; returns it (None if unusable)."""
         now = self._clock()
@@ -287,12 +322,13 @@ class PacketRing:
             stream = packet.stream
             seg = self._segment
             if seg is None or seg.stream is not stream:
-                self._segments += 1
-                seg = self._segment = _Segment(self._segments, stream)
+                seg = self._segment = _Segment(seg.number + 1 if seg else 1, stream)
+                self._segments[seg.number] = seg
+                self._segments.pop(seg.number - _SEGMENTS_KEPT, None)
             stamps = seg.normalise(packet)
             if stamps is None or packet.size == 0:
                 return None
-            pkt = BufferedPacket(bytes(packet), *stamps, bool(packet.is_keyframe), now, seg)
+            pkt = BufferedPacket(bytes(packet), *stamps, bool(packet.is_keyframe), now, seg.number)
             self._append(pkt)
             return pkt
 
@@ -300,17 +336,15 @@ class PacketRing:
         gops = self._gops
         if pkt.key:
             gops.append(_Gop(pkt))
-        elif gops and gops[-1].packets[-1].seg is pkt.seg:
-            gop = gops[-1]
-            gop.packets.append(pkt)
-            gop.nbytes += len(pkt.data)
+        elif gops and gops[-1].segment == pkt.segment:
+            gops[-1].append(pkt)
         else:
             return  # no key frame of this segment yet: not decodable from the buffer
         self._bytes += len(pkt.data)
         self._packets += 1
         self._newest = pkt
         if self._oldest is None:
-            self._oldest = gops[0].packets[0]
+            self._oldest = gops[0].packet(0)
         horizon = pkt.mono - self._pre_event
         while len(gops) >= 2 and (gops[1].start <= horizon or self._bytes > self.max_bytes):
             self._drop_first()
@@ -320,13 +354,17 @@ class PacketRing:
     def _drop_first(self) -> None:
         gop = self._gops.popleft()
         self._bytes -= gop.nbytes
-        self._packets -= len(gop.packets)
-        self._oldest = self._gops[0].packets[0] if self._gops else None
+        self._packets -= len(gop)
+        self._oldest = self._gops[0].packet(0) if self._gops else None
+
+    def segment(self, pkt: BufferedPacket) -> _Segment:
+        """The stream segment a buffered packet belongs to (kept for `_SEGMENTS_KEPT` more)."""
+        return self._segments[pkt.segment]
 
     def current_gop(self) -> list[BufferedPacket]:
         """The packets from the latest key frame (empty before the first one)."""
         with self.lock:
-            return list(self._gops[-1].packets) if self._gops else []
+            return self._gops[-1].packets() if self._gops else []
 
     def packets_from(self, mono: float) -> list[BufferedPacket]:
         """Buffered packets from the latest key frame at or before `mono` (else the oldest)."""
@@ -338,7 +376,7 @@ class PacketRing:
         for index, gop in enumerate(gops):
             if gop.start <= mono:
                 chosen = index
-        return [pkt for gop in gops[chosen:] for pkt in gop.packets]
+        return [pkt for gop in gops[chosen:] for pkt in gop.packets()]
 
     def stats(self) -> RingStats:
         """Buffered seconds (first key frame to newest packet) and payload bytes.
@@ -349,7 +387,8 @@ class PacketRing:
         first, last = self._oldest, self._newest
         if first is None or last is None:
             return RingStats(0.0, 0, 0, 0, self._pre_event)
-        tail = float(last.duration * last.seg.time_base)
+        seg = self._segments.get(last.segment)
+        tail = float(last.duration * seg.time_base) if seg else 0.0
         return RingStats(
             seconds=max(0.0, last.mono - first.mono + tail),
             bytes=self._bytes,
@@ -649,7 +688,7 @@ class Recorder:
                         break
                 if not isinstance(item, BufferedPacket):
                     continue
-                if part is not None and item.seg is not part.seg:
+                if part is not None and item.segment != part.seg.number:
                     # Discontinuity: end this part, continue in a new one.
                     if not item.key:
                         continue
@@ -704,12 +743,13 @@ class Recorder:
         self, job: _Job, reservation: Reservation, first: BufferedPacket, previous: str | None
     ) -> _Part | None:
         number = job.handle.clip_ids.index(reservation.clip_id) + 1
-        if first.seg.template is None:
+        seg = self.ring.segment(first)
+        if seg.template is None:
             discard(reservation)
             self._fail(job, reservation, number, Problem.UNSUPPORTED_CODEC)
             return None
         try:
-            part = _Part(reservation, first, number, previous, self._wall(first.mono))
+            part = _Part(reservation, seg, first, number, previous, self._wall(first.mono))
         except (OSError, av.error.FFmpegError) as err:
             discard(reservation)
             self._fail(job, reservation, number, _problem(err))
@@ -811,13 +851,14 @@ class _Part:
     def __init__(
         self,
         reservation: Reservation,
+        seg: _Segment,
         first: BufferedPacket,
         number: int,
         previous: str | None,
         start_wall: float,
     ) -> None:
         self.reservation = reservation
-        self.seg = first.seg
+        self.seg = seg
         self.number = number
         self.previous = previous
         self.start_wall = start_wall
