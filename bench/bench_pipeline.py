@@ -1,4 +1,4 @@
-"""End-to-end CPU cost of N cameras, wired as `cameras.py` wires a camera with a sub-stream.
+"""End-to-end CPU cost of N cameras, wired as `devices/camera.py` wires a camera with a sub-stream.
 
 Run: ``.venv/bin/python bench/bench_pipeline.py [--cameras 1 4 8] [--seconds 20] [--warmup 6]
 [--readme]`` (about 6 minutes with the defaults; the first run also encodes the clips, about a
@@ -164,7 +164,7 @@ def machine_busy() -> tuple[float, float]:
 
 
 class OurCamera:
-    """One camera as cameras.py wires it when it has a sub-stream."""
+    """One camera as devices/camera.py wires it when it has a sub-stream."""
 
     def __init__(self, index: int, sub: Path, main: Path, root: Path, quiet_hook: bool) -> None:
         self.motion_events = 0

@@ -183,14 +183,15 @@ class AnNinhMediaSource(MediaSource):
         self, entry_id: str, root: Path, camera: str, day: str, station: Station
     ) -> BrowseMediaSource:
         entries = await self.hass.async_add_executor_job(list_clips, root, camera, day)
+        base = await self.hass.async_add_executor_job(root.resolve)  # clips' paths are resolved
         return self._folder(
             f"{entry_id}/{camera}/{day}",
             day,
-            [self._clip(entry_id, root, entry) for entry in entries],
+            [self._clip(entry_id, base, entry) for entry in entries],
         )
 
-    def _clip(self, entry_id: str, root: Path, entry: ClipEntry) -> BrowseMediaSource:
-        location = entry.path.relative_to(root.resolve()).as_posix()
+    def _clip(self, entry_id: str, base: Path, entry: ClipEntry) -> BrowseMediaSource:
+        location = entry.path.relative_to(base).as_posix()
         video = entry.kind == "video"
         start = dt_util.as_local(entry.start).strftime("%H:%M:%S") if entry.start else ""
         sidecar = entry.sidecar
