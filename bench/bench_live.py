@@ -5,7 +5,8 @@ with the defaults). Needs Debian's ``chromium`` (scripts/setup installs it) and 
 Python (the test group). Loopback only: the page, the signalling and the media stay on 127.0.0.1.
 
 * The camera is the project's own `StreamReader` (packets only, as the main stream is read) on
-  real footage looped at its native rate, feeding a `LiveRelay` of its own (with its own ring; in the integration the recorder feeds it).
+  real footage looped at its native rate, feeding a `LiveRelay` of its own (with its own ring;
+  in the integration the recorder feeds it).
   Footage: the demo's ``demo/traffic_sequence.mp4`` (704x576 30 fps, H.264 Main **with B-frames**,
   real camera footage, MIT), and the same footage re-encoded once without B-frames (constrained
   baseline) for the "no B-frames" camera; ``--footage`` takes another file.

@@ -167,7 +167,7 @@ def run_station(n: int, scene: str, warmup: float, seconds: float) -> dict[str, 
             cpu1, wall1 = process_cpu(pid), time.monotonic()
             stop.set()
             poller.join()
-            probe = hass.rest("GET", "/api/anninh_probe")
+            probe = hass.rest("GET", "/api/anninh_probe?types=1")
             memory = rss_mb(pid)
             streaming = sum((hass.state(e) or {}).get("state") == "streaming" for e in statuses)
         finally:
@@ -177,7 +177,9 @@ def run_station(n: int, scene: str, warmup: float, seconds: float) -> dict[str, 
     for generation, pause in probe["gc"]:
         pauses[generation].append(pause * 1000)
     cpu = (cpu1 - cpu0) / (wall1 - wall0)
+    print(f"GC-tracked objects: {probe['tracked']}, by type: {probe['types']}", file=sys.stderr)
     return {
+        "tracked": probe["tracked"],
         "cameras": n,
         "streaming": streaming,
         "cpu_cores": cpu,

@@ -2,13 +2,15 @@
 
 Loaded by `bench/bench_station.py` into the Home Assistant it measures (never shipped). A timer
 asks to run every `TICK` seconds; how late it runs is the loop's lag. `gc.callbacks` time every
-collection. `GET /api/anninh_probe` returns both since the last `POST` (which resets them).
+collection. `GET /api/anninh_probe` returns both since the last `POST` (which resets them);
+with `?types=1` also the objects the collector tracks, by type.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from collections import Counter
 from typing import Any
 
 from aiohttp import web
@@ -59,7 +61,12 @@ class ProbeView(HomeAssistantView):
         self.probe = probe
 
     async def get(self, request: web.Request) -> web.Response:
-        return self.json({"lags": self.probe.lags, "gc": self.probe.gc})
+        body: dict[str, Any] = {"lags": self.probe.lags, "gc": self.probe.gc}
+        if request.query.get("types"):  # what the collector walks, by type (slow: once)
+            counts = Counter(type(o).__qualname__ for o in gc.get_objects())
+            body["tracked"] = sum(counts.values())
+            body["types"] = counts.most_common(25)
+        return self.json(body)
 
     async def post(self, request: web.Request) -> web.Response:
         self.probe.reset()

@@ -115,10 +115,12 @@ def test_streams_rtsp_at_source_and_analysis_rates(rtsp_camera, make_reader) -> 
     assert (health.width, health.height, health.codec) == (320, 180, "h264")
     assert rec.packets >= 2 * len(rec.frames)
     assert rec.states()[0] == (StreamState.STREAMING, None)
+    assert reader.latest_jpeg() is not None
+    reader.stop()  # no new frame from here on: the JPEG of the last one is cached
     jpeg = reader.latest_jpeg()
     assert jpeg is not None
     assert jpeg[:2] == b"\xff\xd8"
-    assert reader.latest_jpeg() is jpeg  # cached until a new frame
+    assert reader.latest_jpeg() is jpeg
     assert reader.latest_frame() is not None
     assert first_frame < 10
     print(f"time to first frame {first_frame:.2f} s")
