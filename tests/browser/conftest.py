@@ -205,7 +205,8 @@ def station(hass_server: HassServer, rtsp_cameras: dict[str, RtspCamera]) -> dic
 
     def all_entities() -> dict[str, dict[str, str]] | None:
         found = hass.device_entities(entry_id)
-        return found if all(name in found for name in names.values()) else None
+        every = [*names.values(), "Loa chợ", "Chuông ngân hàng"]
+        return found if all(name in found for name in every) else None
 
     entities: dict[str, dict[str, str]] = hass.wait_for(all_entities, what="the entities")
     cameras = {kind: entities[name]["camera"] for kind, name in names.items()}

@@ -228,9 +228,15 @@ class HassServer:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Home Assistant exited: {self.log_tail()}")
+            # Before onboarding its views answer; after it (a restart) they are gone: the API
+            # answers our token.
+            probe = urllib.request.Request(
+                f"{self.base}/api/" if self.token else f"{self.base}/api/onboarding",
+                headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
+            )
             with (
                 contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(f"{self.base}/api/onboarding", timeout=2) as resp,
+                urllib.request.urlopen(probe, timeout=2) as resp,
             ):
                 if resp.status == 200:
                     break
