@@ -509,6 +509,7 @@ class Recorder:
         self._wallclock = wallclock
         self.ring = PacketRing(pre_event, max_bytes, clock)
         self.then: Callable[[av.Packet], None] | None = None  # after each buffered packet
+        self.archive_feed: Callable[[BufferedPacket], None] | None = None  # the 24/7 recorder
         self._job: _Job | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = False
@@ -541,8 +542,11 @@ class Recorder:
         with self.ring.lock:
             pkt = self.ring.add(packet)
             job = self._job
-            if pkt is not None and job is not None and not job.closing:
-                job.queue.put(pkt)
+            if pkt is not None:
+                if job is not None and not job.closing:
+                    job.queue.put(pkt)
+                if self.archive_feed is not None:
+                    self.archive_feed(pkt)
             if self.then is not None:
                 self.then(packet)
 
@@ -657,7 +661,8 @@ class Recorder:
         return not any(t.is_alive() for t in self._threads)
 
     # ---------------------------------------------------------------------------- writer
-    def _wall(self, mono: float) -> float:
+    def wall(self, mono: float) -> float:
+        """The wall-clock time (epoch s) of a moment on the recorder's monotonic clock."""
         return self._wallclock() - (self._clock() - mono)
 
     def _write(self, job: _Job) -> None:
@@ -729,7 +734,7 @@ class Recorder:
             handle._done.set()
 
     def _reserve_part(self, job: _Job, first: BufferedPacket, part: _Part) -> Reservation | None:
-        start = datetime.fromtimestamp(self._wall(first.mono), UTC)
+        start = datetime.fromtimestamp(self.wall(first.mono), UTC)
         try:
             nxt = reserve(self.root, self.camera, start, job.trigger.kind, ".mp4", self.tz)
         except RecordingError as err:
@@ -749,7 +754,7 @@ class Recorder:
             self._fail(job, reservation, number, Problem.UNSUPPORTED_CODEC)
             return None
         try:
-            part = _Part(reservation, seg, first, number, previous, self._wall(first.mono))
+            part = _Part(reservation, seg, first, number, previous, self.wall(first.mono))
         except (OSError, av.error.FFmpegError) as err:
             discard(reservation)
             self._fail(job, reservation, number, _problem(err))
@@ -845,6 +850,21 @@ def _problem(err: Exception) -> Problem:
     return Problem.WRITE_ERROR
 
 
+def mux_buffered(
+    container: Any, stream: Any, pkt: BufferedPacket, base: int, time_base: Fraction
+) -> int:
+    """Mux a buffered packet with its timestamps moved back by `base`; its end timestamp."""
+    packet = av.Packet(pkt.data)
+    packet.pts = pkt.pts - base
+    packet.dts = pkt.dts - base
+    packet.duration = pkt.duration
+    packet.time_base = time_base
+    packet.is_keyframe = pkt.key
+    packet.stream = stream
+    container.mux(packet)
+    return packet.pts + pkt.duration
+
+
 class _Part:
     """One MP4 being written by stream copy (writer thread only)."""
 
@@ -880,17 +900,10 @@ class _Part:
         return float((self.end_ts) * self.seg.time_base)
 
     def mux(self, pkt: BufferedPacket) -> None:
-        packet = av.Packet(pkt.data)
-        packet.pts = pkt.pts - self.base
-        packet.dts = pkt.dts - self.base
-        packet.duration = pkt.duration
-        packet.time_base = self.seg.time_base
-        packet.is_keyframe = pkt.key
-        packet.stream = self.stream
-        self.container.mux(packet)
+        end = mux_buffered(self.container, self.stream, pkt, self.base, self.seg.time_base)
         self.frames += 1
         self.key_frames += pkt.key
-        self.end_ts = max(self.end_ts, packet.pts + pkt.duration)
+        self.end_ts = max(self.end_ts, end)
 
     def close(self) -> None:
         self._closed = True
