@@ -40,7 +40,11 @@ from .const import (
     CONF_LOCATION,
     CONF_MOTION_MASKS,
     CONF_MOTION_ZONES,
+    CONF_KEEP_CONTINUOUS_DAYS,
+    CONF_KEEP_MOTION_DAYS,
+    CONF_MIN_FREE_GB,
     CONF_PRE_EVENT_SECONDS,
+    CONF_RECORDING_MODE,
     CONF_PRIORITY,
     CONF_RECORDINGS_DIR,
     CONF_RETENTION_DAYS,
@@ -53,6 +57,9 @@ from .const import (
     CONF_VOICE,
     CONF_VOLUME,
     CONF_WEBHOOK_ID,
+    DEFAULT_KEEP_CONTINUOUS_DAYS,
+    DEFAULT_KEEP_MOTION_DAYS,
+    DEFAULT_MIN_FREE_GB,
     DEFAULT_PRE_EVENT_SECONDS,
     DEFAULT_PRIORITY,
     DEFAULT_RETENTION_DAYS,
@@ -60,6 +67,7 @@ from .const import (
     DEFAULT_VOLUME,
     DOMAIN,
     LANGUAGES,
+    MAX_MIN_FREE_GB,
     MAX_PRE_EVENT_SECONDS,
     MAX_RETENTION_DAYS,
     PRIORITIES,
@@ -70,6 +78,7 @@ from .const import (
     SUBENTRY_LOUDSPEAKER,
     VOICES,
 )
+from .engine.archive import RecordingMode
 from .engine.source import (
     SourceKind,
     StreamOpenError,
@@ -169,8 +178,7 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_RECORDINGS_DIR: user_input[CONF_RECORDINGS_DIR],
                     },
                     options={
-                        CONF_RETENTION_DAYS: int(user_input[CONF_RETENTION_DAYS]),
-                        CONF_PRE_EVENT_SECONDS: int(user_input[CONF_PRE_EVENT_SECONDS]),
+                        str(key): int(user_input[str(key)]) for key in _options_fields({})
                     },
                 )
         return self.async_show_form(
@@ -209,9 +217,21 @@ class AnNinhConfigFlow(ConfigFlow, domain=DOMAIN):
 def _options_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     return {
         vol.Required(
+            CONF_KEEP_CONTINUOUS_DAYS,
+            default=defaults.get(CONF_KEEP_CONTINUOUS_DAYS, DEFAULT_KEEP_CONTINUOUS_DAYS),
+        ): _number(1, MAX_RETENTION_DAYS, "d"),
+        vol.Required(
+            CONF_KEEP_MOTION_DAYS,
+            default=defaults.get(CONF_KEEP_MOTION_DAYS, DEFAULT_KEEP_MOTION_DAYS),
+        ): _number(1, MAX_RETENTION_DAYS, "d"),
+        vol.Required(
             CONF_RETENTION_DAYS,
             default=defaults.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
         ): _number(1, MAX_RETENTION_DAYS, "d"),
+        vol.Required(
+            CONF_MIN_FREE_GB,
+            default=defaults.get(CONF_MIN_FREE_GB, DEFAULT_MIN_FREE_GB),
+        ): _number(0, MAX_MIN_FREE_GB, "GB"),
         vol.Required(
             CONF_PRE_EVENT_SECONDS,
             default=defaults.get(CONF_PRE_EVENT_SECONDS, DEFAULT_PRE_EVENT_SECONDS),
@@ -374,6 +394,16 @@ class CameraSubentryFlow(_DeviceSubentryFlow):
                     CONF_MOTION_MASKS,
                     description={"suggested_value": defaults.get(CONF_MOTION_MASKS)},
                 ): POLYGONS,
+                vol.Required(
+                    CONF_RECORDING_MODE,
+                    default=defaults.get(CONF_RECORDING_MODE, RecordingMode.CONTINUOUS.value),
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(
+                        options=[mode.value for mode in RecordingMode],
+                        translation_key=CONF_RECORDING_MODE,
+                        mode=selector.SelectSelectorMode.LIST,
+                    )
+                ),
             }
         )
 

@@ -11,7 +11,14 @@ MANUFACTURER: Final = "An Ninh"
 CONF_RECORDINGS_DIR: Final = "recordings_dir"
 CONF_RETENTION_DAYS: Final = "retention_days"
 CONF_PRE_EVENT_SECONDS: Final = "pre_event_seconds"
-DEFAULT_RETENTION_DAYS: Final = 30
+DEFAULT_RETENTION_DAYS: Final = 90  # clips and marked ranges (bells, actions)
+CONF_KEEP_CONTINUOUS_DAYS: Final = "keep_continuous_days"
+CONF_KEEP_MOTION_DAYS: Final = "keep_motion_days"
+CONF_MIN_FREE_GB: Final = "min_free_gb"
+DEFAULT_KEEP_CONTINUOUS_DAYS: Final = 7
+DEFAULT_KEEP_MOTION_DAYS: Final = 30
+DEFAULT_MIN_FREE_GB: Final = 10
+MAX_MIN_FREE_GB: Final = 10000
 DEFAULT_PRE_EVENT_SECONDS: Final = 10
 MAX_PRE_EVENT_SECONDS: Final = 60
 MAX_RETENTION_DAYS: Final = 3650
@@ -33,6 +40,7 @@ CONF_SUB_STREAM_URL: Final = "sub_stream_url"
 CONF_MOTION_ZONES: Final = "motion_zones"
 CONF_MOTION_MASKS: Final = "motion_masks"
 CONF_FOLDER: Final = "folder"  # under the recordings folder; set once, kept through renames
+CONF_RECORDING_MODE: Final = "recording_mode"  # continuous, motion or events
 PROBE_TIMEOUT_SECONDS: Final = 10.0
 
 # Bell.

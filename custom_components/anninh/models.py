@@ -15,6 +15,9 @@ from .const import (
     CONF_DONOR_NAME,
     CONF_DONOR_PHONE,
     CONF_FOLDER,
+    CONF_KEEP_CONTINUOUS_DAYS,
+    CONF_KEEP_MOTION_DAYS,
+    CONF_MIN_FREE_GB,
     CONF_HEARTBEAT_MINUTES,
     CONF_LANGUAGE,
     CONF_LINKED_CAMERAS,
@@ -25,6 +28,7 @@ from .const import (
     CONF_MOTION_ZONES,
     CONF_PRE_EVENT_SECONDS,
     CONF_PRIORITY,
+    CONF_RECORDING_MODE,
     CONF_RECORDINGS_DIR,
     CONF_RETENTION_DAYS,
     CONF_SOURCE,
@@ -36,6 +40,9 @@ from .const import (
     CONF_VOICE,
     CONF_VOLUME,
     CONF_WEBHOOK_ID,
+    DEFAULT_KEEP_CONTINUOUS_DAYS,
+    DEFAULT_KEEP_MOTION_DAYS,
+    DEFAULT_MIN_FREE_GB,
     DEFAULT_PRE_EVENT_SECONDS,
     DEFAULT_PRIORITY,
     DEFAULT_RETENTION_DAYS,
@@ -43,6 +50,7 @@ from .const import (
     DEFAULT_VOLUME,
     SOURCE_WEBHOOK,
 )
+from .engine.archive import RecordingMode, RetentionPolicy
 from .engine.source import StreamSource
 from .engine.storage import slugify
 
@@ -53,19 +61,36 @@ class StationSettings:
 
     name: str
     recordings_dir: Path
-    retention_days: int
+    retention_days: int  # clips and marked ranges
     pre_event_seconds: int
+    keep_continuous_days: int = DEFAULT_KEEP_CONTINUOUS_DAYS
+    keep_motion_days: int = DEFAULT_KEEP_MOTION_DAYS
+    min_free_gb: int = DEFAULT_MIN_FREE_GB
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> StationSettings:
         """Read the entry; options override the values the first flow stored."""
+        options = entry.options
         return cls(
             name=entry.data[CONF_NAME],
             recordings_dir=Path(entry.data[CONF_RECORDINGS_DIR]),
-            retention_days=int(entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
-            pre_event_seconds=int(
-                entry.options.get(CONF_PRE_EVENT_SECONDS, DEFAULT_PRE_EVENT_SECONDS)
+            retention_days=int(options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
+            pre_event_seconds=int(options.get(CONF_PRE_EVENT_SECONDS, DEFAULT_PRE_EVENT_SECONDS)),
+            keep_continuous_days=int(
+                options.get(CONF_KEEP_CONTINUOUS_DAYS, DEFAULT_KEEP_CONTINUOUS_DAYS)
             ),
+            keep_motion_days=int(options.get(CONF_KEEP_MOTION_DAYS, DEFAULT_KEEP_MOTION_DAYS)),
+            min_free_gb=int(options.get(CONF_MIN_FREE_GB, DEFAULT_MIN_FREE_GB)),
+        )
+
+    @property
+    def policy(self) -> RetentionPolicy:
+        """The 24/7 recorder's tiers and disk budget."""
+        return RetentionPolicy(
+            continuous_days=self.keep_continuous_days,
+            motion_days=self.keep_motion_days,
+            marked_days=self.retention_days,
+            min_free_bytes=self.min_free_gb * 1024**3,
         )
 
 
@@ -131,6 +156,7 @@ class CameraConfig(DeviceConfig):
     motion_zones: str
     motion_masks: str
     folder: str
+    recording_mode: RecordingMode = RecordingMode.CONTINUOUS
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> CameraConfig:
@@ -147,6 +173,9 @@ class CameraConfig(DeviceConfig):
             motion_zones=data.get(CONF_MOTION_ZONES, ""),
             motion_masks=data.get(CONF_MOTION_MASKS, ""),
             folder=data.get(CONF_FOLDER) or slugify(data.get(CONF_NAME, subentry.title)),
+            recording_mode=RecordingMode(
+                data.get(CONF_RECORDING_MODE, RecordingMode.CONTINUOUS.value)
+            ),
         )
 
     @property

@@ -34,14 +34,17 @@ from custom_components.anninh.engine.archive import (
     Timeline,
     find_gaps,
     hour_spans,
+    protections_of,
     trim_to_fragments,
 )
 from custom_components.anninh.engine.recorder import Recorder
-from custom_components.anninh.engine.storage import Problem
+from custom_components.anninh.engine.sidecar import CameraMetadata, Trigger
+from custom_components.anninh.engine.storage import Problem, list_clips, mark_evidence
 from tests.media import make_h264_file
 
 FPS = 15
 WALL0 = 1_780_000_000.0  # a fixed wall-clock origin: 2026-05-28
+META = CameraMetadata(name="Ngã ba chợ", donor_household="Hộ ông An")
 
 
 class Clock:
@@ -533,3 +536,30 @@ def test_a_full_disk_stops_cleanly_and_the_budget_frees_the_oldest(
         finally:
             cam.close()
             archive.index.close()
+
+
+def test_a_mark_protects_a_range_instead_of_writing_it_twice(
+    camera: Callable[..., Camera], clock: Clock
+) -> None:
+    cam = camera()
+    finished: list[object] = []
+    cam.cam.on_mark_finished = finished.append
+    cam.run(20)
+    handle = cam.cam.mark(10, 5, Trigger("bell", "binary_sensor.chuong"), "Chuông", None, META)
+    cam.run(4)
+    again = cam.cam.mark(10, 5, Trigger("manual", "Cán bộ"), "", "VV-7", META)
+    assert again is handle and handle.calls == 2
+    cam.run(15)
+    assert finished and handle.done
+    [entry] = list_clips(cam.archive.root, "nga_ba", handle.clip_id.split("/")[1])
+    assert entry.kind == "mark" and entry.path == handle.paths[0]
+    assert entry.sidecar is not None
+    assert entry.sidecar.case_number == "VV-7" and len(entry.sidecar.triggers) == 2
+    assert entry.sidecar.duration == pytest.approx(5 + 4 + 10, abs=0.2)
+    # No clip file: the range is in the segments, and the mark protects them.
+    assert not list(cam.archive.root.glob("nga_ba/*/*.mp4"))
+    [protection] = protections_of(cam.archive.root)
+    assert protection.start == pytest.approx(entry.sidecar.start.timestamp())
+    assert not protection.evidence
+    mark_evidence(cam.archive.root, [handle.clip_id], "VV-7")
+    assert protections_of(cam.archive.root)[0].evidence

@@ -42,6 +42,7 @@ at or before the start, and names the gaps; packets still only in the pre-event 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -64,8 +65,21 @@ from typing import Any
 import av
 import av.error
 
-from .recorder import BufferedPacket, PacketRing, mux_buffered
-from .storage import Problem, as_recording_error, evidence_lock
+from .recorder import BufferedPacket, ClipHandle, ClipInfo, PacketRing, mux_buffered
+from .sidecar import CameraMetadata, Sidecar, Trigger, TriggerCall
+from .storage import (
+    MARK_KIND,
+    SIDECAR_SUFFIX,
+    Problem,
+    RecordingError,
+    Reservation,
+    as_recording_error,
+    discard,
+    evidence_lock,
+    find_clips,
+    reserve,
+    write_json_atomic,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -560,6 +574,8 @@ class CameraArchive:
         self.bytes_received = 0
         self._bytes_closed = 0  # of segments closed
         self.closed = False
+        self._mark: _Mark | None = None
+        self.on_mark_finished: Callable[[ClipInfo], None] | None = None
 
     @property
     def bytes_written(self) -> int:
@@ -613,6 +629,92 @@ class CameraArchive:
         if self.mode is RecordingMode.MOTION:
             self.arm(until_mono, lookback)
 
+    def mark(
+        self,
+        duration: float,
+        lookback: float,
+        trigger: Trigger,
+        reason: str,
+        case_number: str | None,
+        metadata: CameraMetadata,
+        tz: Any = None,
+    ) -> ClipHandle:
+        """Mark [now - lookback, now + duration] instead of writing a clip (blocking I/O).
+
+        While a mark runs, another call extends it (same handle, the call listed in its
+        ``triggers``), like `Recorder.record`. The mark's sidecar is written at once and again
+        when it is extended or ends; `on_mark_finished` is called (writer thread) once it ends.
+        Raises `RecordingError`.
+        """
+        now_mono = self.archive.clock()
+        now_wall = self.wall(now_mono)
+        call = TriggerCall(datetime.fromtimestamp(now_wall, UTC), trigger, reason, case_number)
+        end_mono = now_mono + max(0.0, duration)
+        with evidence_lock:  # never while a sweep deletes
+            mark = self._mark
+            if mark is not None and mark.end_mono > now_mono:
+                mark.end_mono = max(mark.end_mono, end_mono)
+                mark.handle.end_mono = mark.end_mono
+                mark.handle.calls += 1
+                mark.sidecar = dataclasses.replace(
+                    mark.sidecar,
+                    end=datetime.fromtimestamp(self.wall(mark.end_mono), UTC),
+                    triggers=(*mark.sidecar.triggers, call.as_dict()),
+                    case_number=mark.sidecar.case_number or case_number,
+                )
+                write_json_atomic(mark.reservation.sidecar, mark.sidecar.to_json())
+            else:
+                start = datetime.fromtimestamp(now_wall - lookback, UTC)
+                reservation = reserve(
+                    self.archive.root, self.camera, start, trigger.kind, SIDECAR_SUFFIX, tz
+                )
+                recording_id = os.urandom(6).hex()
+                sidecar = Sidecar(
+                    kind=MARK_KIND,
+                    clip_id=reservation.clip_id,
+                    recording_id=recording_id,
+                    segments=(reservation.clip_id,),
+                    metadata=metadata,
+                    camera_id=self.camera,
+                    start=start,
+                    end=datetime.fromtimestamp(self.wall(end_mono), UTC),
+                    trigger=trigger,
+                    triggers=(call.as_dict(),),
+                    reason=reason,
+                    case_number=case_number,
+                )
+                try:
+                    write_json_atomic(reservation.sidecar, sidecar.to_json())
+                except RecordingError:
+                    discard(reservation)
+                    raise
+                handle = ClipHandle(recording_id, self.camera, reservation, end_mono)
+                mark = self._mark = _Mark(reservation, sidecar, handle, end_mono)
+        self.hold(mark.end_mono, lookback)
+        return mark.handle
+
+    def _finish_mark(self, now_mono: float) -> None:
+        mark = self._mark
+        if mark is None or now_mono < mark.end_mono:
+            return
+        self._mark = None
+        handle = mark.handle
+        info = ClipInfo(
+            clip_id=handle.clip_id,
+            camera=self.camera,
+            path=mark.reservation.sidecar,
+            sidecar_path=mark.reservation.sidecar,
+            recording_id=handle.recording_id,
+            part=1,
+            start=mark.sidecar.start,
+            end=mark.sidecar.end,
+            sidecar=mark.sidecar,
+        )
+        handle.infos.append(info)
+        handle._done.set()  # noqa: SLF001 - the handle's owner ends it
+        if self.on_mark_finished is not None:
+            self.on_mark_finished(info)
+
     def motion_now(self) -> Interval | None:
         """The motion going on now, if any (to the current moment)."""
         since = self._motion_since
@@ -622,6 +724,7 @@ class CameraArchive:
     def drain(self, now_mono: float) -> list[SegmentRow]:
         """Mux what is queued; the index rows that changed."""
         rows: list[SegmentRow] = []
+        self._finish_mark(now_mono)
         if self.problem is not None and now_mono < self._retry_at:
             self.queue.clear()
             return rows
@@ -727,6 +830,32 @@ class CameraArchive:
     def finish(self) -> list[SegmentRow]:
         """Close the open segment (writer thread, at stop)."""
         return [] if self._file is None else self._close()
+
+
+@dataclass(slots=True)
+class _Mark:
+    reservation: Reservation
+    sidecar: Sidecar
+    handle: ClipHandle
+    end_mono: float
+
+
+def protections_of(root: Path) -> list[Protection]:
+    """The ranges marks and clips protect, from their sidecars (blocking)."""
+    found: list[Protection] = []
+    for entry in find_clips(root):
+        sidecar = entry.sidecar
+        if sidecar is None or (entry.kind != MARK_KIND and sidecar.evidence is None):
+            continue
+        found.append(
+            Protection(
+                entry.camera,
+                sidecar.start.timestamp(),
+                sidecar.end.timestamp(),
+                sidecar.evidence is not None,
+            )
+        )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ browser, the sensors) gets it back through `Sidecar.from_json`. Keys this versio
 
 JSON (``format`` ``anninh-clip/1``)::
 
-    format, kind ("video" | "snapshot"), clip_id, recording_id, part, previous_clip_id,
+    format, kind ("video" | "snapshot" | "mark": a range of the 24/7 recording), clip_id, recording_id, part, previous_clip_id,
     next_clip_id, segments [clip ids of the recording's parts], camera, donor_household, address,
     latitude, longitude, camera_id (the camera's folder), start, end (UTC ISO 8601), duration (s),
     trigger {kind, source}, triggers [{at, kind, source, reason, case_number}], reason,
@@ -144,7 +144,7 @@ _KNOWN = frozenset(
 class Sidecar:
     """A clip's or snapshot's record."""
 
-    kind: str  # "video" or "snapshot"
+    kind: str  # "video", "snapshot" or "mark"
     clip_id: str
     camera_id: str
     metadata: CameraMetadata

@@ -7,6 +7,10 @@ Layout, under the station's recordings folder `root`::
     <root>/<camera>/<YYYY-MM-DD>/<HHMMSS>_<trigger>.mp4    a clip (or .jpg for a snapshot)
     <root>/<camera>/<YYYY-MM-DD>/<HHMMSS>_<trigger>.json   its sidecar (JSON, UTF-8)
 
+A *mark* (a range of the 24/7 recording that a bell, an action or a person marked, see
+`archive`) is a sidecar alone, of ``kind`` "mark", with no media file: the video is in the
+segments. It is listed, marked as evidence and kept by retention like a clip.
+
 `<camera>` is the camera's folder: the slug of its first name (`camera_folder`), kept for the
 camera's life so that a rename does not hide its recordings; never `exports`. The date and time
 are the *local* start of the clip in the time zone the caller passes (UTC if none), `<trigger>` is
@@ -55,6 +59,7 @@ from typing import Any
 from .sidecar import Sidecar
 
 MEDIA_SUFFIXES = (".mp4", ".jpg")
+MARK_KIND = "mark"
 EXPORTS_FOLDER = "exports"  # evidence ZIPs, beside the camera folders
 RESERVED_FOLDERS = frozenset({EXPORTS_FOLDER})
 SIDECAR_SUFFIX = ".json"
@@ -200,7 +205,7 @@ def reserve(
     `start` is an aware datetime; its local date/time in `tz` (UTC if None) names the file.
     Raises `RecordingError` (`not_writable`, `disk_full`, ...).
     """
-    if suffix not in MEDIA_SUFFIXES:
+    if suffix not in (*MEDIA_SUFFIXES, SIDECAR_SUFFIX):  # a sidecar alone: a mark
         raise ValueError(f"unsupported suffix {suffix!r}")
     if not _COMPONENT.fullmatch(camera):
         raise ValueError(f"bad camera slug {camera!r}")
@@ -399,8 +404,8 @@ class ClipEntry:
     """One clip or snapshot found on disk."""
 
     clip_id: str
-    path: Path
-    kind: str  # "video" or "snapshot"
+    path: Path  # the media file; a mark's sidecar
+    kind: str  # "video", "snapshot" or "mark"
     camera: str
     day: str
     sidecar: Sidecar | None  # None when it cannot be read
@@ -463,6 +468,15 @@ def _entries(folder: Path, camera: str, day: str) -> list[ClipEntry]:
                 sidecar=sidecar,
             )
         )
+    present = set(names)
+    for name in names:  # marks: sidecars without a media file
+        stem = name.removesuffix(SIDECAR_SUFFIX)
+        if name.startswith(".") or stem == name or any(stem + s in present for s in MEDIA_SUFFIXES):
+            continue
+        path = folder / name
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            if not path.is_symlink() and (mark := load_sidecar(path)).kind == MARK_KIND:
+                found.append(ClipEntry(f"{camera}/{day}/{stem}", path, MARK_KIND, camera, day, mark))
     return found
 
 
