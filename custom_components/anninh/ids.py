@@ -42,6 +42,16 @@ def storage_issue_id(subentry_id: str) -> str:
     return f"storage_problem_{subentry_id}"
 
 
+def archive_issue_id(subentry_id: str) -> str:
+    """Repair issue id of a camera whose 24/7 recording has stopped (a full disk)."""
+    return f"archive_problem_{subentry_id}"
+
+
+def disk_issue_id(entry_id: str) -> str:
+    """Repair issue id of a station whose disk cannot hold the configured days."""
+    return f"disk_too_small_{entry_id}"
+
+
 def silent_issue_id(subentry_id: str) -> str:
     """Repair issue id of one bell gone silent."""
     return f"bell_silent_{subentry_id}"

@@ -23,6 +23,7 @@ from .dashboard import async_setup_dashboard
 from .engine.storage import camera_folder, move_camera_clips, slugify
 from .folders import hidden_twin, is_writable, visible_in_my_media
 from .ids import visible_folder_issue_id
+from .playback import async_register_views
 from .services import async_setup_services
 from .station import AnNinhConfigEntry, Station
 
@@ -47,6 +48,7 @@ PLATFORMS: list[Platform] = [
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions once, and install the blueprints."""
     async_setup_services(hass)
+    async_register_views(hass)
     await async_install_blueprints(hass)
     await async_setup_dashboard(hass)
     return True

@@ -1,6 +1,9 @@
-"""Media browser for recordings: Station → camera → day → clips (newest first, with thumbnails).
+"""Media browser for recordings: Station → camera → day → clips (newest first, with thumbnails),
+and Station → camera → 24/7 recording → day → hour (each hour with its minutes of motion).
 
-Identifiers are `<entry_id>/<camera>/<day>/<file>`; every path is checked by
+Identifiers are `<entry_id>/<camera>/<day>/<file>`, and `<entry_id>/<camera>/@24h/<day>/<start>-
+<end>` (epoch seconds) for an hour of the 24/7 recording, played through the playback view, like
+a mark (a sidecar alone). Every path is checked by
 `engine.storage.resolve`, which refuses `..`, absolute paths, encoded separators, hidden files
 and symlinks leading out of the recordings folder. Files are served by an authenticated view
 (the frontend signs the URL), and thumbnails are drawn from a clip's first key frame on demand.
@@ -9,7 +12,8 @@ and symlinks leading out of the recordings folder. Files are served by an authen
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,14 +35,19 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .devices.camera import CameraDevice
+from .engine.archive import hour_spans
 from .engine.storage import (
+    MARK_KIND,
+    SIDECAR_SUFFIX,
     ClipEntry,
     InvalidIdentifier,
     list_cameras,
     list_clips,
     list_days,
+    load_sidecar,
     resolve,
 )
+from .playback import PLAYBACK_URL
 from .station import AnNinhConfigEntry, Station
 
 MEDIA_URL = "/api/anninh/media"
@@ -51,6 +60,10 @@ TRIGGER_WORDS = {
     "en": {"bell": "bell", "motion": "motion", "manual": "manual"},
 }
 SNAPSHOT_WORDS = {"vi": "ảnh chụp", "en": "snapshot"}
+MARK_WORDS = {"vi": "đánh dấu", "en": "marked"}
+CONTINUOUS_WORDS = {"vi": "Ghi hình 24/7", "en": "24/7 recording"}
+MOTION_MINUTES = {"vi": "{} phút chuyển động", "en": "{} min motion"}
+CONTINUOUS = "@24h"  # not a folder name `resolve` accepts: no clash with a day folder
 
 
 def _language(hass: HomeAssistant) -> str:
@@ -101,9 +114,29 @@ class AnNinhMediaSource(MediaSource):
         self.hass = hass
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
-        """A clip's URL (signed by the frontend) and its MIME type."""
+        """A clip's URL (signed by the frontend) and its MIME type; a range's playback URL."""
         entry_id, _, location = item.identifier.partition("/")
+        parts = location.split("/")
+        if len(parts) == 4 and parts[1] == CONTINUOUS:
+            await _resolve(self.hass, entry_id, parts[0], "dir")
+            start, _, end = parts[3].partition("-")
+            if not (start.isdigit() and end.isdigit()):
+                raise Unresolvable("Invalid range")
+            return _playback(entry_id, parts[0], int(start), int(end))
         path = await _resolve(self.hass, entry_id, location, "file")
+        if path.suffix == SIDECAR_SUFFIX:  # a mark: its range of the 24/7 recording
+            try:
+                mark = await self.hass.async_add_executor_job(load_sidecar, path)
+            except (OSError, ValueError) as err:
+                raise Unresolvable("Not a recording") from err
+            if mark.kind != MARK_KIND:
+                raise Unresolvable("Not a recording")
+            return _playback(
+                entry_id,
+                mark.camera_id,
+                math.floor(mark.start.timestamp()),
+                math.ceil(mark.end.timestamp()),
+            )
         if (mime := MIME_TYPES.get(path.suffix)) is None:
             raise Unresolvable("Not a recording")
         return PlayMedia(f"{MEDIA_URL}/{entry_id}/{location}", mime)
@@ -119,6 +152,14 @@ class AnNinhMediaSource(MediaSource):
         except Unresolvable as err:
             raise BrowseError(str(err)) from err
         parts = location.split("/") if location else []
+        if len(parts) in (2, 3) and parts[1] == CONTINUOUS:
+            try:
+                await _resolve(self.hass, entry_id, parts[0], "dir")
+            except Unresolvable as err:
+                raise BrowseError(str(err)) from err
+            if len(parts) == 2:
+                return await self._continuous_days(entry_id, parts[0], station)
+            return await self._hours(entry_id, parts[0], parts[2], station)
         if len(parts) > 2:
             raise BrowseError("Unknown folder")
         if parts:
@@ -173,11 +214,61 @@ class AnNinhMediaSource(MediaSource):
     ) -> BrowseMediaSource:
         days = await self.hass.async_add_executor_job(list_days, root, camera)
         days.sort(reverse=True)
+        children = [self._folder(f"{entry_id}/{camera}/{day}", day, []) for day in days]
+        extent = await self.hass.async_add_executor_job(station.archive_index().extent, camera)
+        if extent is not None:
+            title = CONTINUOUS_WORDS[_language(self.hass)]
+            children.insert(0, self._folder(f"{entry_id}/{camera}/{CONTINUOUS}", title, []))
         return self._folder(
-            f"{entry_id}/{camera}",
-            _camera_names(station).get(camera, camera),
-            [self._folder(f"{entry_id}/{camera}/{day}", day, []) for day in days],
+            f"{entry_id}/{camera}", _camera_names(station).get(camera, camera), children
         )
+
+    async def _continuous_days(
+        self, entry_id: str, camera: str, station: Station
+    ) -> BrowseMediaSource:
+        tz = dt_util.get_default_time_zone()
+        days = await self.hass.async_add_executor_job(station.archive_index().days, camera, tz)
+        base = f"{entry_id}/{camera}/{CONTINUOUS}"
+        return self._folder(
+            base,
+            " · ".join(
+                (_camera_names(station).get(camera, camera), CONTINUOUS_WORDS[_language(self.hass)])
+            ),
+            [self._folder(f"{base}/{day}", day, []) for day in days],
+        )
+
+    async def _hours(
+        self, entry_id: str, camera: str, day: str, station: Station
+    ) -> BrowseMediaSource:
+        try:
+            date = datetime.strptime(day, "%Y-%m-%d").date()
+        except ValueError as err:
+            raise BrowseError("Unknown day") from err
+        lo = dt_util.start_of_local_day(date)
+        hi = dt_util.start_of_local_day(date + timedelta(days=1))
+        timeline = await self.hass.async_add_executor_job(
+            station.archive_index().timeline, camera, lo.timestamp(), hi.timestamp()
+        )
+        language = _language(self.hass)
+        children = []
+        for hour, _video, motion in hour_spans(timeline, dt_util.get_default_time_zone()):
+            start = round(hour.timestamp())
+            end = round((hour + timedelta(hours=1)).timestamp())
+            title = f"{hour:%H}:00–{hour + timedelta(hours=1):%H}:00"
+            if motion >= 30:
+                title += " · " + MOTION_MINUTES[language].format(round(motion / 60))
+            children.append(
+                BrowseMediaSource(
+                    domain=DOMAIN,
+                    identifier=f"{entry_id}/{camera}/{CONTINUOUS}/{day}/{start}-{end}",
+                    media_class=MediaClass.VIDEO,
+                    media_content_type="video/mp4",
+                    title=title,
+                    can_play=True,
+                    can_expand=False,
+                )
+            )
+        return self._folder(f"{entry_id}/{camera}/{CONTINUOUS}/{day}", day, children)
 
     async def _clips(
         self, entry_id: str, root: Path, camera: str, day: str, station: Station
@@ -192,13 +283,15 @@ class AnNinhMediaSource(MediaSource):
 
     def _clip(self, entry_id: str, base: Path, entry: ClipEntry) -> BrowseMediaSource:
         location = entry.path.relative_to(base).as_posix()
-        video = entry.kind == "video"
+        video = entry.kind in ("video", MARK_KIND)
         start = dt_util.as_local(entry.start).strftime("%H:%M:%S") if entry.start else ""
         sidecar = entry.sidecar
         language = _language(self.hass)
         kind = sidecar.trigger.kind if sidecar else ""
         trigger = TRIGGER_WORDS[language].get(kind, kind)
-        what = "" if video else SNAPSHOT_WORDS[language]
+        what = {"video": "", MARK_KIND: MARK_WORDS[language]}.get(
+            entry.kind, SNAPSHOT_WORDS[language]
+        )
         details = " · ".join(
             part
             for part in (
@@ -210,23 +303,32 @@ class AnNinhMediaSource(MediaSource):
             )
             if part
         )
-        thumbnail = async_sign_path(
-            self.hass,
-            f"{THUMBNAIL_URL}/{entry_id}/{location}"
-            if video
-            else f"{MEDIA_URL}/{entry_id}/{location}",
-            timedelta(hours=1),
+        thumbnail = (
+            None
+            if entry.kind == MARK_KIND
+            else async_sign_path(
+                self.hass,
+                f"{THUMBNAIL_URL}/{entry_id}/{location}"
+                if video
+                else f"{MEDIA_URL}/{entry_id}/{location}",
+                timedelta(hours=1),
+            )
         )
         return BrowseMediaSource(
             domain=DOMAIN,
             identifier=f"{entry_id}/{location}",
             media_class=MediaClass.VIDEO if video else MediaClass.IMAGE,
-            media_content_type=MIME_TYPES[entry.path.suffix],
+            media_content_type=MIME_TYPES.get(entry.path.suffix, "video/mp4"),
             title=details or entry.path.name,
             can_play=True,
             can_expand=False,
             thumbnail=thumbnail,
         )
+
+
+def _playback(entry_id: str, camera: str, start: int, end: int) -> PlayMedia:
+    """A range of the 24/7 recording (the media source's resolver signs the URL)."""
+    return PlayMedia(f"{PLAYBACK_URL}/{entry_id}/{camera}?start={start}&end={end}", "video/mp4")
 
 
 class RecordingView(HomeAssistantView):

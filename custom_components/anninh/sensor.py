@@ -165,6 +165,16 @@ CAMERA_SENSORS: Final = (
         value_fn=_buffer_seconds,
         polled=True,
     ),
+    # Days of video the 24/7 recorder holds for the camera (the disk budget may cut them).
+    CameraSensorDescription(
+        key="recorded_days",
+        translation_key="recorded_days",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.DAYS,
+        suggested_display_precision=1,
+        value_fn=lambda device: round(device.recorded_days, 2),
+    ),
     # Memory the pre-event buffer takes (payload bytes), so 60 cameras can be budgeted.
     CameraSensorDescription(
         key="buffer_memory",

@@ -8,8 +8,12 @@ leave existing clips alone.
 
 from __future__ import annotations
 
-from datetime import datetime
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import voluptuous as vol
 from homeassistant.components.camera.const import DOMAIN as CAMERA_DOMAIN
@@ -29,14 +33,17 @@ from .announce import ANNOUNCE_SCHEMA, SERVICE_ANNOUNCE, async_announce
 from .const import DOMAIN, MAX_PRE_EVENT_SECONDS
 from .dashboard import async_create_dashboard
 from .devices.camera import CameraDevice
-from .engine.evidence import export_evidence
-from .engine.recorder import Trigger
+from .engine.archive import NothingToCut, cut_evidence
+from .engine.evidence import ExportResult, export_evidence
+from .engine.recorder import CameraMetadata, Trigger
 from .engine.storage import (
     EXPORTS_FOLDER,
+    MARK_KIND,
     InvalidIdentifier,
     RecordingError,
     find_clips,
     mark_evidence,
+    read_sidecar,
 )
 from .ids import entity_id_of
 from .sounds import async_register_view
@@ -53,6 +60,7 @@ ATTR_CLIP_IDS = "clip_ids"
 ATTR_START = "start"
 ATTR_END = "end"
 TRIGGERS = ("manual", "bell", "motion")
+MAX_EXPORT_RANGE = timedelta(hours=24)
 
 _TARGET = {
     vol.Optional("entity_id"): cv.comp_entity_ids,
@@ -234,14 +242,89 @@ async def _async_mark_evidence(call: ServiceCall) -> ServiceResponse:
     return {"marked": marked}
 
 
+@dataclass(slots=True)
+class _ExportPlan:
+    """What one station's evidence ZIP holds: clips and marks by id, ranges to cut."""
+
+    clip_ids: list[str] = field(default_factory=list)
+    ranges: list[tuple[str, float, float]] = field(default_factory=list)  # folder, start, end
+
+
+def _plan_of_clips(stations: list[Station], clip_ids: list[str]) -> dict[Station, _ExportPlan]:
+    """Clips by id; a mark's range is cut from the 24/7 recording (file I/O: an executor)."""
+    plans: dict[Station, _ExportPlan] = {}
+    for clip_id in clip_ids:
+        station = _station_of_clip(stations, clip_id)
+        plan = plans.setdefault(station, _ExportPlan())
+        plan.clip_ids.append(clip_id)
+        sidecar = read_sidecar(station.settings.recordings_dir, clip_id)
+        if sidecar.kind == MARK_KIND:
+            plan.ranges.append(
+                (sidecar.camera_id, sidecar.start.timestamp(), sidecar.end.timestamp())
+            )
+    return plans
+
+
+def _write_export(
+    station: Station, plan: _ExportPlan, dest: Path, exporter: str, tz: tzinfo
+) -> ExportResult:
+    """Cut the ranges and write the ZIP (blocking); raises `NothingToCut` if it holds nothing."""
+    root = station.settings.recordings_dir
+    workdir = dest.parent / f".{dest.stem}.work"
+    cameras = station.cameras_by_folder()
+    extra: list[tuple[str, Path]] = []
+    ranges: list[dict[str, Any]] = []
+    try:
+        for folder, start, end in dict.fromkeys(plan.ranges):
+            camera = cameras.get(folder)
+            recorder = camera.recorder if camera else None
+            try:
+                files, entry = cut_evidence(
+                    root,
+                    station.archive_index(),
+                    folder,
+                    start,
+                    end,
+                    workdir,
+                    recorder.metadata if recorder else CameraMetadata(name=folder),
+                    exporter,
+                    recorder.ring if recorder else None,
+                    recorder.wall if recorder else None,
+                    tz,
+                )
+            except NothingToCut:
+                continue
+            extra += files
+            ranges.append(entry)
+        if not extra and not plan.clip_ids:
+            raise NothingToCut("")
+        return export_evidence(
+            root,
+            plan.clip_ids,
+            dest,
+            station=station.settings.name,
+            exporter=exporter,
+            extra=extra,
+            ranges=ranges,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
     hass = call.hass
     exporter = await _user_name(hass, call) or "automation"
-    by_station: dict[Station, list[str]] = {}
+    tz = dt_util.get_default_time_zone()
+    plans: dict[Station, _ExportPlan] = {}
     if clip_ids := call.data.get(ATTR_CLIP_IDS):
-        for clip_id in clip_ids:
-            station = await hass.async_add_executor_job(_station_of_clip, _stations(hass), clip_id)
-            by_station.setdefault(station, []).append(clip_id)
+        try:
+            plans = await hass.async_add_executor_job(_plan_of_clips, _stations(hass), clip_ids)
+        except (InvalidIdentifier, ValueError) as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_clip",
+                translation_placeholders={"clip_id": str(err)},
+            ) from err
     else:
         start: datetime | None = call.data.get(ATTR_START)
         end: datetime | None = call.data.get(ATTR_END)
@@ -249,40 +332,40 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="export_needs_clips_or_range"
             )
-        tz = dt_util.get_default_time_zone()
         start, end = (
             dt_util.as_utc(start.replace(tzinfo=start.tzinfo or tz)),
             dt_util.as_utc(end.replace(tzinfo=end.tzinfo or tz)),
         )
+        if end - start > MAX_EXPORT_RANGE:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="range_too_long",
+                translation_placeholders={"hours": str(MAX_EXPORT_RANGE // timedelta(hours=1))},
+            )
         for camera in _cameras(hass, call):
             station = next(s for s in _stations(hass) if camera.subentry_id in s.devices)
             entries = await hass.async_add_executor_job(
                 partial(find_clips, station.settings.recordings_dir, camera.folder, start, end, tz)
             )
-            by_station.setdefault(station, []).extend(e.clip_id for e in entries)
-        if not any(by_station.values()):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="no_clips_in_range"
-            )
+            plan = plans.setdefault(station, _ExportPlan())
+            plan.clip_ids += [e.clip_id for e in entries]
+            plan.ranges.append((camera.folder, start.timestamp(), end.timestamp()))
     exports: list[JsonValueType] = []
     stamp = dt_util.now().strftime("%Y%m%d-%H%M%S")
     case = call.data.get(ATTR_CASE_NUMBER, "")
     safe_case = "".join(c for c in case if c.isalnum() or c in "-_")[:40]
-    for station, ids in by_station.items():
+    for station, plan in plans.items():
         folder = station.settings.recordings_dir / EXPORTS_FOLDER
         dest = folder / f"{stamp}{'_' + safe_case if safe_case else ''}.zip"
         try:
             await hass.async_add_executor_job(partial(folder.mkdir, parents=True, exist_ok=True))
             result = await hass.async_add_executor_job(
-                partial(
-                    export_evidence,
-                    station.settings.recordings_dir,
-                    ids,
-                    dest,
-                    station=station.settings.name,
-                    exporter=exporter,
-                )
+                _write_export, station, plan, dest, exporter, tz
             )
+        except NothingToCut as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="no_clips_in_range"
+            ) from err
         except InvalidIdentifier as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -296,7 +379,14 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
                 translation_placeholders={"folder": str(folder)},
             ) from err
         clip_list: list[JsonValueType] = list(result.clips)
-        exports.append({"path": str(result.path), "sha256": result.sha256, "clips": clip_list})
+        exports.append(
+            {
+                "path": str(result.path),
+                "sha256": result.sha256,
+                "clips": clip_list,
+                "ranges": [entry["file"] for entry in result.ranges],
+            }
+        )
     return {"exports": exports}
 
 

@@ -16,11 +16,15 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
 from .const import DOMAIN, MANUFACTURER
 from .devices.base import Device
-from .engine.storage import SweepReport, retention_sweep
+from .devices.camera import CameraDevice
+from .engine.archive import Archive, ArchiveIndex, SweepResult, protections_of
+from .engine.storage import Problem, SweepReport, retention_sweep
+from .ids import disk_issue_id
 from .kinds import KINDS, device_config, device_model, station_model
 from .models import StationSettings
 
@@ -29,7 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 type AnNinhConfigEntry = ConfigEntry[Station]
 type DeviceAdder = Callable[[Device], None]
 
-RETENTION_INTERVAL = timedelta(hours=24)
+RETENTION_INTERVAL = timedelta(hours=1)
 RETENTION_FIRST_RUN = 60.0  # s after start, off the busy start-up
 
 
@@ -45,6 +49,7 @@ class Station:
         self._adders: list[tuple[type[Device], DeviceAdder]] = []
         self._data_snapshot = dict(entry.data)
         self._lock = asyncio.Lock()
+        self.archive: Archive | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def async_start(self) -> None:
@@ -56,6 +61,7 @@ class Station:
             manufacturer=MANUFACTURER,
             model=station_model(self.hass),
         )
+        self.archive = await self.hass.async_add_executor_job(self._start_archive)
         for subentry in self.entry.subentries.values():
             await self._async_add_device(subentry)
         self.entry.async_on_unload(
@@ -65,12 +71,74 @@ class Station:
             async_call_later(self.hass, RETENTION_FIRST_RUN, self._async_retention_job)
         )
 
+    def _start_archive(self) -> Archive:
+        """Open the 24/7 recorder's index, recover what a crash left open, start its writer."""
+        root = self.settings.recordings_dir
+        archive = Archive(
+            root,
+            self.settings.policy,
+            protections=lambda: protections_of(root),
+            on_problem=self._archive_problem_from_thread,
+            on_swept=self._swept_from_thread,
+        )
+        archive.start()
+        return archive
+
+    def _archive_problem_from_thread(self, folder: str, problem: Problem | None) -> None:
+        self.hass.loop.call_soon_threadsafe(self._async_archive_problem, folder, problem)
+
+    def _swept_from_thread(self, result: SweepResult) -> None:
+        self.hass.loop.call_soon_threadsafe(self._async_swept, result)
+
+    def archive_index(self) -> ArchiveIndex:
+        """The 24/7 recorder's index (raises `RuntimeError` before start or after stop)."""
+        if self.archive is None:
+            raise RuntimeError("station not running")
+        return self.archive.index
+
+    def cameras_by_folder(self) -> dict[str, CameraDevice]:
+        """The running cameras by their folder."""
+        return {d.folder: d for d in self.devices.values() if isinstance(d, CameraDevice)}
+
+    @callback
+    def _async_archive_problem(self, folder: str, problem: Problem | None) -> None:
+        if (camera := self.cameras_by_folder().get(folder)) is not None:
+            camera.async_archive_problem(problem)
+
+    @callback
+    def _async_swept(self, result: SweepResult) -> None:
+        """Days held per camera; tell the admin when the budget cut video before its days."""
+        for folder, camera in self.cameras_by_folder().items():
+            camera.async_set_recorded_days(result.days_held.get(folder, 0.0))
+        issue_id = disk_issue_id(self.entry.entry_id)
+        if not result.forced:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        held = min(result.days_held.values(), default=0.0)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="disk_too_small",
+            translation_placeholders={
+                "days_held": f"{held:.1f}",
+                "days": str(self.settings.keep_continuous_days),
+                "min_free": str(self.settings.min_free_gb),
+                "count": str(len(result.forced)),
+                "folder": str(self.settings.recordings_dir),
+            },
+        )
+
     async def _async_retention_job(self, _now: datetime) -> None:
         await self.async_retention()
 
     async def async_retention(self) -> SweepReport:
-        """Delete clips older than the retention days, never those marked as evidence."""
+        """Delete what is past its tier's days (hourly), never what is marked as evidence."""
         settings = self.settings
+        if self.archive is not None:
+            await self.hass.async_add_executor_job(self.archive.sweep)
         report = await self.hass.async_add_executor_job(
             retention_sweep, settings.recordings_dir, settings.retention_days
         )
@@ -88,6 +156,9 @@ class Station:
         """Stop every device (at once, each in its own task); on unload and when HA stops."""
         devices, self.devices = list(self.devices.values()), {}
         await asyncio.gather(*(device.async_stop() for device in devices))
+        if self.archive is not None:
+            await self.hass.async_add_executor_job(self.archive.stop)
+            self.archive = None
 
     # -- platforms ---------------------------------------------------------------------------
     @callback
@@ -109,6 +180,8 @@ class Station:
             hass.config_entries.async_schedule_reload(entry.entry_id)
             return
         self.settings = StationSettings.from_entry(entry)
+        if self.archive is not None:
+            self.archive.policy = self.settings.policy
         for running in self.devices.values():
             running.async_apply_settings(self.settings)
         async with self._lock:
@@ -140,6 +213,8 @@ class Station:
             via_device=(DOMAIN, self.entry.entry_id),
         )
         self.devices[subentry.subentry_id] = device
+        if isinstance(device, CameraDevice):
+            device.archive = self.archive
         await device.async_start()
         for device_type, adder in self._adders:
             if isinstance(device, device_type):
@@ -160,7 +235,16 @@ class Station:
                 "recordings_dir": str(self.settings.recordings_dir),
                 "retention_days": self.settings.retention_days,
                 "pre_event_seconds": self.settings.pre_event_seconds,
+                "keep_continuous_days": self.settings.keep_continuous_days,
+                "keep_motion_days": self.settings.keep_motion_days,
+                "min_free_gb": self.settings.min_free_gb,
             },
+            "archive": {
+                "segments_opened": self.archive.files_opened,
+                "fsyncs": self.archive.fsyncs,
+            }
+            if self.archive
+            else None,
             "devices": {
                 sid: {
                     "kind": d.kind,

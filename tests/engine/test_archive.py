@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC
@@ -19,19 +18,18 @@ import pytest
 from custom_components.anninh.engine.archive import (
     INDEX_NAME,
     MOTION_POST_ROLL,
-    SEGMENT_SECONDS,
     Archive,
     ArchiveIndex,
     CameraArchive,
+    Interval,
     NothingToCut,
     Protection,
     RecordingMode,
     RetentionPolicy,
-    Tier,
-    cut,
-    Interval,
     SegmentRow,
+    Tier,
     Timeline,
+    cut,
     find_gaps,
     hour_spans,
     protections_of,
@@ -69,9 +67,7 @@ class Camera:
     ) -> None:
         self.clock = clock
         self.archive = archive
-        self.recorder = Recorder(
-            archive.root, name, pre_event=5, clock=clock, wallclock=clock.wall
-        )
+        self.recorder = Recorder(archive.root, name, pre_event=5, clock=clock, wallclock=clock.wall)
         self.cam: CameraArchive = archive.add_camera(
             name, self.recorder.ring, mode, self.recorder.wall
         )
@@ -400,7 +396,8 @@ def test_kill_9_loses_at_most_two_seconds_and_everything_before_plays(
     assert len(recovered) == 3  # the open segment of each camera
     for camera in ("cam0", "cam1", "cam2"):
         rows = archive.index.segments(camera)
-        assert rows and all(r.complete for r in rows)
+        assert rows
+        assert all(r.complete for r in rows)
         assert killed_at - rows[-1].end <= 2.0  # seconds lost
         assert rows[-1].end - rows[0].start >= 9
         for row in rows:
@@ -413,9 +410,7 @@ def test_tiers_keep_motion_and_marks_longer_and_evidence_for_ever(
 ) -> None:
     protections: list[Protection] = []
     archive = make_archive(
-        policy=RetentionPolicy(
-            continuous_days=7, motion_days=30, marked_days=90, min_free_bytes=0
-        ),
+        policy=RetentionPolicy(continuous_days=7, motion_days=30, marked_days=90, min_free_bytes=0),
         protections=lambda: protections,
     )
     made: list[Camera] = []
@@ -451,7 +446,9 @@ def test_tiers_keep_motion_and_marks_longer_and_evidence_for_ever(
         cam.close()
 
 
-def test_tier_of_a_segment(make_archive: Callable[..., Archive], camera: Callable[..., Camera]) -> None:
+def test_tier_of_a_segment(
+    make_archive: Callable[..., Archive], camera: Callable[..., Camera]
+) -> None:
     cam = camera()
     cam.run(20)
     cam.archive.drain(stopping=True)
@@ -525,7 +522,8 @@ def test_a_full_disk_stops_cleanly_and_the_budget_frees_the_oldest(
             protections.append(Protection("nga_ba", rows[0].start, rows[0].start + 1, True))
             archive.policy = RetentionPolicy(min_free_bytes=2 * 1024 * 1024)
             result = archive.sweep()
-            assert result.forced and rows[0].path not in result.deleted
+            assert result.forced
+            assert rows[0].path not in result.deleted
             assert result.deleted[0] == rows[1].path
             assert archive.free_bytes() >= 2 * 1024 * 1024
             clock.mono += 31  # the retry delay
@@ -548,13 +546,17 @@ def test_a_mark_protects_a_range_instead_of_writing_it_twice(
     handle = cam.cam.mark(10, 5, Trigger("bell", "binary_sensor.chuong"), "Chuông", None, META)
     cam.run(4)
     again = cam.cam.mark(10, 5, Trigger("manual", "Cán bộ"), "", "VV-7", META)
-    assert again is handle and handle.calls == 2
+    assert again is handle
+    assert handle.calls == 2
     cam.run(15)
-    assert finished and handle.done
+    assert finished
+    assert handle.done
     [entry] = list_clips(cam.archive.root, "nga_ba", handle.clip_id.split("/")[1])
-    assert entry.kind == "mark" and entry.path == handle.paths[0]
+    assert entry.kind == "mark"
+    assert entry.path == handle.paths[0]
     assert entry.sidecar is not None
-    assert entry.sidecar.case_number == "VV-7" and len(entry.sidecar.triggers) == 2
+    assert entry.sidecar.case_number == "VV-7"
+    assert len(entry.sidecar.triggers) == 2
     assert entry.sidecar.duration == pytest.approx(5 + 4 + 10, abs=0.2)
     # No clip file: the range is in the segments, and the mark protects them.
     assert not list(cam.archive.root.glob("nga_ba/*/*.mp4"))

@@ -1,4 +1,4 @@
-"""A camera while the station runs: analysis pipeline, pre-event recorder, health, repairs."""
+"""A camera while the station runs: analysis, pre-event buffer, 24/7 recording, health, repairs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
+from ..engine.archive import Archive, CameraArchive, RecordingMode
 from ..engine.live import LiveRelay
 from ..engine.motion import MotionConfig
 from ..engine.pipeline import CameraPipeline, MotionEvent
@@ -23,7 +24,13 @@ from ..engine.recorder import CameraMetadata, ClipHandle, ClipInfo, ClipRef, Rec
 from ..engine.source import StreamProblem
 from ..engine.storage import Problem, RecordingError
 from ..engine.stream import StreamHealth, StreamReader, StreamState
-from ..ids import EVENT_RECORDING_FINISHED, entity_id_of, offline_issue_id, storage_issue_id
+from ..ids import (
+    EVENT_RECORDING_FINISHED,
+    archive_issue_id,
+    entity_id_of,
+    offline_issue_id,
+    storage_issue_id,
+)
 from ..models import CameraConfig, StationSettings, parse_polygons
 from .base import Device
 
@@ -49,6 +56,10 @@ class CameraDevice(Device):
         self.main_reader: StreamReader | None = None  # only when a sub-stream is analysed
         self.live: LiveRelay | None = None  # WebRTC viewers of the main stream
         self.last_clip: ClipInfo | None = None
+        self.archive: Archive | None = None  # the station's 24/7 recorder, set before start
+        self.archive_camera: CameraArchive | None = None  # None in ``events`` mode
+        self.recorded_days = 0.0
+        self._motion_recorded = False  # the last motion state the 24/7 recorder was told
         self._running = False
         self._repair_timer: CALLBACK_TYPE | None = None
         self._reported_unavailable = False
@@ -109,6 +120,12 @@ class CameraDevice(Device):
                 on_packet=self.recorder.on_packet,
                 decode=False,
             )
+        if self.archive is not None and config.recording_mode is not RecordingMode.EVENTS:
+            self.archive_camera = self.archive.add_camera(
+                self.folder, self.recorder.ring, config.recording_mode, self.recorder.wall
+            )
+            self.archive_camera.on_mark_finished = self._clip_finished_from_thread
+            self.recorder.archive_feed = self.archive_camera.feed
         # The live view starts viewers from the recorder's buffer and is fed by the recorder.
         self.live = LiveRelay(config.name, self.hass.loop, ring=self.recorder.ring)
         self.recorder.then = self.live.on_packet
@@ -122,10 +139,16 @@ class CameraDevice(Device):
         """Stop reading and recording (a running clip is committed); withdraw repairs."""
         self._running = False
         self._cancel_repair()
-        for issue_id in (offline_issue_id(self.subentry_id), storage_issue_id(self.subentry_id)):
+        for issue_id in (
+            offline_issue_id(self.subentry_id),
+            storage_issue_id(self.subentry_id),
+            archive_issue_id(self.subentry_id),
+        ):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         if self.live is not None:
             await self.live.close()
+        if self.archive is not None and self.archive_camera is not None:
+            self.archive.remove_camera(self.archive_camera)  # its segment is closed
         stoppers: list[Any] = [self.pipeline, self.main_reader, self.recorder]
         for stopper in stoppers:
             if stopper is not None:
@@ -158,6 +181,12 @@ class CameraDevice(Device):
             "motion": self.motion.motion,
             "buffer_seconds": round(stats.seconds, 1) if stats else None,
             "buffer_bytes": stats.bytes if stats else None,
+            "recording_mode": self.config.recording_mode.value,
+            "recording": self.archive_camera.armed if self.archive_camera else False,
+            "recording_problem": problem.value
+            if self.archive_camera and (problem := self.archive_camera.problem)
+            else None,
+            "recorded_days": round(self.recorded_days, 2),
         }
 
     # -- recording ---------------------------------------------------------------------------
@@ -169,10 +198,25 @@ class CameraDevice(Device):
         reason: str,
         case_number: str | None,
     ) -> ClipHandle:
-        """Start a clip (or extend the running one); file I/O happens in a worker thread."""
+        """Mark a range of the 24/7 recording, or in ``events`` mode start a clip (or extend the
+        running one); file I/O happens in a worker thread."""
         if self.recorder is None:
             raise HomeAssistantError(translation_domain=DOMAIN, translation_key="not_running")
         try:
+            if self.archive_camera is not None:  # the video is recorded already: mark it
+                lookback = self.recorder.pre_event if pre_event is None else pre_event
+                return await self.hass.async_add_executor_job(
+                    partial(
+                        self.archive_camera.mark,
+                        duration,
+                        lookback,
+                        trigger,
+                        reason,
+                        case_number,
+                        self.recorder.metadata,
+                        dt_util.get_default_time_zone(),
+                    )
+                )
             return await self.hass.async_add_executor_job(
                 partial(
                     self.recorder.record,
@@ -231,6 +275,34 @@ class CameraDevice(Device):
         self.async_notify()
 
     @callback
+    def async_set_recorded_days(self, days: float) -> None:
+        """The days of video the 24/7 recorder holds (after each sweep)."""
+        if round(days, 2) != round(self.recorded_days, 2):
+            self.recorded_days = days
+            self.async_notify()
+
+    @callback
+    def async_archive_problem(self, problem: Problem | None) -> None:
+        """24/7 recording stopped (a full disk) or resumed: the repair issue follows it."""
+        issue_id = archive_issue_id(self.subentry_id)
+        if problem is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=f"archive_{problem.value}",
+            translation_placeholders={
+                "camera": self.config.name,
+                "folder": str(self.settings.recordings_dir),
+                "min_free": str(self.settings.min_free_gb),
+            },
+        )
+
+    @callback
     def _async_storage_problem(self, problem: Problem) -> None:
         _LOGGER.error("Camera %s: a clip could not be stored (%s)", self.config.name, problem)
         ir.async_create_issue(
@@ -256,6 +328,9 @@ class CameraDevice(Device):
         self._to_loop(self._async_health, health)
 
     def _motion_from_thread(self, event: MotionEvent) -> None:
+        if self.archive_camera is not None and event.motion != self._motion_recorded:
+            self._motion_recorded = event.motion
+            self.archive_camera.motion(event.motion)
         self._to_loop(self._async_motion, event)
 
     @callback

@@ -66,7 +66,7 @@ import av
 import av.error
 
 from .recorder import BufferedPacket, ClipHandle, ClipInfo, PacketRing, mux_buffered
-from .sidecar import CameraMetadata, Sidecar, Trigger, TriggerCall
+from .sidecar import CameraMetadata, Sidecar, Trigger, TriggerCall, VideoFacts, utc_iso
 from .storage import (
     MARK_KIND,
     SIDECAR_SUFFIX,
@@ -78,6 +78,8 @@ from .storage import (
     evidence_lock,
     find_clips,
     reserve,
+    sha256_file,
+    sidecar_bytes,
     write_json_atomic,
 )
 
@@ -284,9 +286,7 @@ class ArchiveIndex:
     def forget_motion_before(self, camera: str, before: float) -> None:
         """Drop motion intervals that ended before `before` (their video is gone)."""
         with self.lock:
-            self._db().execute(
-                "DELETE FROM motion WHERE camera = ? AND end < ?", (camera, before)
-            )
+            self._db().execute("DELETE FROM motion WHERE camera = ? AND end < ?", (camera, before))
 
     # -- reads ---------------------------------------------------------------------------
     @staticmethod
@@ -317,12 +317,30 @@ class ArchiveIndex:
         self, camera: str, start: float = -math.inf, end: float = math.inf
     ) -> list[Interval]:
         """Motion intervals of a camera overlapping [start, end), oldest first."""
-        rows = self._db().execute(
-            "SELECT start, end FROM motion WHERE camera = ? AND end > ? AND start < ?"
-            " ORDER BY start",
-            (camera, start, end),
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT start, end FROM motion WHERE camera = ? AND end > ? AND start < ?"
+                " ORDER BY start",
+                (camera, start, end),
+            )
+            .fetchall()
+        )
         return [Interval(lo, hi) for lo, hi in rows]
+
+    def days(self, camera: str, tz: Any) -> list[str]:
+        """Local days (YYYY-MM-DD in `tz`) with video of a camera, newest first."""
+        rows = (
+            self._db()
+            .execute("SELECT start, end FROM segments WHERE camera = ?", (camera,))
+            .fetchall()
+        )
+        found = {
+            datetime.fromtimestamp(moment, tz).strftime("%Y-%m-%d")
+            for row in rows
+            for moment in row
+        }
+        return sorted(found, reverse=True)
 
     def cameras(self) -> list[str]:
         """Cameras with segments."""
@@ -331,9 +349,11 @@ class ArchiveIndex:
 
     def extent(self, camera: str) -> tuple[float, float] | None:
         """The oldest start and newest end of a camera's video."""
-        lo, hi = self._db().execute(
-            "SELECT MIN(start), MAX(end) FROM segments WHERE camera = ?", (camera,)
-        ).fetchone()
+        lo, hi = (
+            self._db()
+            .execute("SELECT MIN(start), MAX(end) FROM segments WHERE camera = ?", (camera,))
+            .fetchone()
+        )
         return None if lo is None else (lo, hi)
 
     def timeline(self, camera: str, start: float, end: float) -> Timeline:
@@ -466,7 +486,9 @@ def scan_segment(root: Path, camera: str, path: Path) -> SegmentRow | None:
 class _SegmentFile:
     """One segment being written (writer thread only)."""
 
-    def __init__(self, root: Path, camera: str, first: BufferedPacket, start: float, ring: PacketRing):
+    def __init__(
+        self, root: Path, camera: str, first: BufferedPacket, start: float, ring: PacketRing
+    ):
         self.seg = ring.segment(first)
         if self.seg.template is None:
             raise ValueError(f"codec {self.seg.codec} cannot be recorded")
@@ -483,7 +505,7 @@ class _SegmentFile:
         self.keyframes: list[float] = []
         self.end_ts = 0
         self.synced_at = first.mono
-        self.file = open(self.path, "xb", buffering=0)  # noqa: SIM115 - closed in close()
+        self.file = self.path.open("xb", buffering=0)  # closed in close()
         try:
             self.container: Any = av.open(
                 self.file,
@@ -521,7 +543,8 @@ class _SegmentFile:
         if pkt.key:
             self.keyframes.append(float((pkt.dts - self.first_dts) * self.seg.time_base))
         self.end_ts = max(
-            self.end_ts, mux_buffered(self.container, self.stream, pkt, self.base, self.seg.time_base)
+            self.end_ts,
+            mux_buffered(self.container, self.stream, pkt, self.base, self.seg.time_base),
         )
         self.last_mono = pkt.mono
 
@@ -711,7 +734,7 @@ class CameraArchive:
             sidecar=mark.sidecar,
         )
         handle.infos.append(info)
-        handle._done.set()  # noqa: SLF001 - the handle's owner ends it
+        handle._done.set()
         if self.on_mark_finished is not None:
             self.on_mark_finished(info)
 
@@ -1233,7 +1256,7 @@ def cut(
         if not writer.frames:
             raise NothingToCut(camera)
         writer.close()
-        os.replace(temp, dest)
+        temp.replace(dest)
     except BaseException:
         writer.abort()
         with contextlib.suppress(OSError):
@@ -1244,7 +1267,7 @@ def cut(
         writer.first_t,
         writer.last_t,
         writer.frames,
-        find_gaps(writer.spans, start, end),
+        find_gaps(((lo, hi) for lo, hi in writer.spans), start, end),
         writer.codec,
         writer.width,
         writer.height,
@@ -1311,8 +1334,11 @@ class _CutWriter:
             ctx = stream.codec_context
             self._open(stream, ctx.name, ctx.width, ctx.height)
         tb = stream.time_base
-        reorder = float(((packet.pts or packet.dts) - packet.dts) * tb)
-        self._write(t, bytes(packet), reorder, float((packet.duration or 0) * tb), packet.is_keyframe)
+        dts = packet.dts or 0
+        reorder = float(((packet.pts or dts) - dts) * tb)
+        self._write(
+            t, bytes(packet), reorder, float((packet.duration or 0) * tb), packet.is_keyframe
+        )
 
     def buffered(self, t: float, pkt: BufferedPacket, ring: PacketRing) -> None:
         seg = ring.segment(pkt)
@@ -1333,6 +1359,66 @@ class _CutWriter:
             self.close()
 
 
+def cut_evidence(
+    root: Path,
+    index: ArchiveIndex,
+    camera: str,
+    start: float,
+    end: float,
+    workdir: Path,
+    metadata: CameraMetadata,
+    exporter: str,
+    ring: PacketRing | None = None,
+    wall: Callable[[float], float] | None = None,
+    tz: Any = None,
+) -> tuple[list[tuple[str, Path]], dict[str, Any]]:
+    """Cut a range for an evidence ZIP: an MP4 and its sidecar (named like a clip, with
+    ``"range"`` as trigger), and the manifest's entry for it (asked range, cut range, gaps).
+
+    Raises `NothingToCut` and `OSError`.
+    """
+    moment = datetime.fromtimestamp(start, UTC).astimezone(tz or UTC)
+    stem = f"{camera}/{moment.strftime('%Y-%m-%d')}/{moment.strftime('%H%M%S')}_range"
+    media = workdir / f"{stem}.mp4"
+    media.parent.mkdir(parents=True, exist_ok=True)
+    result = cut(root, index, camera, start, end, media, ring, wall)
+    gaps = [
+        {"start": _iso(g.start), "end": _iso(g.end), "seconds": round(g.end - g.start, 1)}
+        for g in result.gaps
+    ]
+    sidecar = Sidecar(
+        kind="video",
+        clip_id=stem,
+        camera_id=camera,
+        metadata=metadata,
+        start=datetime.fromtimestamp(result.start, UTC),
+        end=datetime.fromtimestamp(result.end, UTC),
+        trigger=Trigger("range", exporter),
+        segments=(stem,),
+        video=VideoFacts(result.codec, result.width, result.height, result.frames, 0),
+        file=media.name,
+        size=media.stat().st_size,
+        sha256=sha256_file(media),
+        extra={"requested": {"start": _iso(start), "end": _iso(end)}, "gaps": gaps},
+    )
+    side = workdir / f"{stem}{SIDECAR_SUFFIX}"
+    side.write_bytes(sidecar_bytes(sidecar.to_json()))
+    entry = {
+        "camera": metadata.name or camera,
+        "camera_id": camera,
+        "requested": {"start": _iso(start), "end": _iso(end)},
+        "start": _iso(result.start),
+        "end": _iso(result.end),
+        "file": f"{stem}.mp4",
+        "gaps": gaps,
+    }
+    return [(f"{stem}.mp4", media), (f"{stem}{SIDECAR_SUFFIX}", side)], entry
+
+
+def _iso(epoch: float) -> str:
+    return utc_iso(datetime.fromtimestamp(epoch, UTC))
+
+
 def hour_spans(timeline: Timeline, tz: Any) -> list[tuple[datetime, float, float]]:
     """Local hours of a timeline that have video: (hour start, seconds of video, of motion)."""
     hours: dict[datetime, list[float]] = {}
@@ -1347,9 +1433,7 @@ def hour_spans(timeline: Timeline, tz: Any) -> list[tuple[datetime, float, float
             cursor = nxt
     for hour, figures in hours.items():
         lo, hi = hour.timestamp(), (hour + timedelta(hours=1)).timestamp()
-        figures[1] = sum(
-            max(0.0, min(m.end, hi) - max(m.start, lo)) for m in timeline.motion
-        )
+        figures[1] = sum(max(0.0, min(m.end, hi) - max(m.start, lo)) for m in timeline.motion)
     return [(hour, video, motion) for hour, (video, motion) in sorted(hours.items())]
 
 

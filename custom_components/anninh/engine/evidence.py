@@ -4,13 +4,16 @@ Standard library only (Python >= 3.10), and no imports from the rest of the pack
 level: a court clerk's plain Python 3 can load this file by path (``scripts/verify_evidence``) and
 verify a ZIP.
 
-`export_evidence(root, clips, dest_zip, station, exporter, now)` writes a ZIP (entries stored, not
-compressed: video does not compress) holding, for each clip id (see `storage`), its media file and
-its sidecar under their path relative to the recordings folder, plus ``manifest.json``::
+`export_evidence(root, clips, dest_zip, station, exporter, now, extra, ranges)` writes a ZIP
+(entries stored, not compressed: video does not compress) holding, for each clip id (see
+`storage`), its media file and its sidecar under their path relative to the recordings folder,
+plus ``manifest.json``::
 
     {"format": "anninh-evidence/1", "station": ..., "exporter": ..., "exported_at": UTC ISO 8601,
      "clips": [clip ids], "files": [{"name": "cam/2025-03-14/071502_bell.mp4",
-                                      "size": 123, "sha256": "..."}, ...]}
+                                      "size": 123, "sha256": "..."}, ...],
+     "ranges": [{"camera", "camera_id", "requested": {start, end}, "start", "end", "file",
+                 "gaps": [{start, end, seconds}]}]}   (ranges cut from the 24/7 recording)
 
 The ZIP is written under a temporary name next to `dest_zip`, fsynced and renamed.
 
@@ -82,6 +85,7 @@ class ExportResult:
     clips: list[str]
     files: list[dict[str, Any]]
     sha256: str  # of the ZIP itself
+    ranges: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _utc_iso(moment: datetime) -> str:
@@ -105,21 +109,36 @@ def export_evidence(
     station: str,
     exporter: str,
     now: datetime | None = None,
+    extra: Sequence[tuple[str, Path]] = (),
+    ranges: Sequence[dict[str, Any]] = (),
 ) -> ExportResult:
     """Write an evidence ZIP of `clips` (clip ids under `root`); see the module docstring.
 
-    Raises `ValueError` (subclass `storage.InvalidIdentifier`) for an unknown clip id and
-    `OSError` when the ZIP cannot be written (no partial ZIP is left).
+    `extra` are more files (name in the ZIP, path), e.g. ranges cut from the 24/7 recording,
+    which `ranges` describes in the manifest. A clip id of a mark adds its sidecar alone (its
+    video is a range). Raises `ValueError` (subclass `storage.InvalidIdentifier`) for an
+    unknown clip id and `OSError` when the ZIP cannot be written (no partial ZIP is left).
     """
-    from .storage import clip_path, sidecar_path  # noqa: PLC0415 - verify() needs no package
+    from .storage import (  # noqa: PLC0415 - verify() needs no package
+        InvalidIdentifier,
+        clip_path,
+        sidecar_path,
+    )
 
     root = Path(root)
     base = root.resolve()
     ids = list(dict.fromkeys(clips))
     members: list[tuple[str, Path]] = []
     for clip_id in ids:
-        for path in (clip_path(root, clip_id), sidecar_path(root, clip_id)):
+        paths = [sidecar_path(root, clip_id)]
+        try:
+            paths.insert(0, clip_path(root, clip_id))
+        except InvalidIdentifier:
+            if json.loads(paths[0].read_text(encoding="utf-8")).get("kind") != "mark":
+                raise
+        for path in paths:
             members.append((path.relative_to(base).as_posix(), path))
+    members += [(name, Path(path)) for name, path in extra]
     dest_zip = Path(dest_zip)
     temp = dest_zip.with_name(f".{dest_zip.name}.tmp")
     files: list[dict[str, Any]] = []
@@ -135,6 +154,7 @@ def export_evidence(
                 "exporter": exporter,
                 "exported_at": _utc_iso(now or datetime.now(UTC)),
                 "clips": ids,
+                **({"ranges": list(ranges)} if ranges else {}),
                 "files": files,
             }
             archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
@@ -152,7 +172,7 @@ def export_evidence(
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    return ExportResult(path=dest_zip, clips=ids, files=files, sha256=zip_sha)
+    return ExportResult(path=dest_zip, clips=ids, files=files, sha256=zip_sha, ranges=list(ranges))
 
 
 def _safe_name(name: str) -> bool:

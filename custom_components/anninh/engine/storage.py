@@ -476,7 +476,9 @@ def _entries(folder: Path, camera: str, day: str) -> list[ClipEntry]:
         path = folder / name
         with contextlib.suppress(OSError, ValueError, TypeError):
             if not path.is_symlink() and (mark := load_sidecar(path)).kind == MARK_KIND:
-                found.append(ClipEntry(f"{camera}/{day}/{stem}", path, MARK_KIND, camera, day, mark))
+                found.append(
+                    ClipEntry(f"{camera}/{day}/{stem}", path, MARK_KIND, camera, day, mark)
+                )
     return found
 
 
