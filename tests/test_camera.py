@@ -64,6 +64,7 @@ async def test_entities_and_motion_on_off(
         "buffer_seconds",
         "buffer_memory",
         "last_recording",
+        "recorded_days",
         "last_motion",
     }
     for key in ids:  # every entity name is translated in both languages

@@ -13,6 +13,9 @@ from homeassistant.data_entry_flow import FlowResultType
 from custom_components.anninh.const import (
     CONF_PRE_EVENT_SECONDS,
     CONF_RECORDINGS_DIR,
+    CONF_KEEP_CONTINUOUS_DAYS,
+    CONF_KEEP_MOTION_DAYS,
+    CONF_MIN_FREE_GB,
     CONF_RETENTION_DAYS,
     DOMAIN,
 )
@@ -24,7 +27,10 @@ def _station_input(folder: Path | str, name: str = STATION_NAME) -> dict[str, ob
     return {
         CONF_NAME: name,
         CONF_RECORDINGS_DIR: str(folder),
+        CONF_KEEP_CONTINUOUS_DAYS: 5,
+        CONF_KEEP_MOTION_DAYS: 20,
         CONF_RETENTION_DAYS: 45,
+        CONF_MIN_FREE_GB: 2,
         CONF_PRE_EVENT_SECONDS: 15,
     }
 
@@ -36,7 +42,10 @@ async def test_user_flow_creates_station(hass: HomeAssistant, media_dir: Path) -
     assert_translated(result, "config")
     schema = result["data_schema"]({CONF_NAME: "x"})
     assert schema[CONF_RECORDINGS_DIR] == str(media_dir / ".anninh")
-    assert schema[CONF_RETENTION_DAYS] == 30
+    assert schema[CONF_KEEP_CONTINUOUS_DAYS] == 7
+    assert schema[CONF_KEEP_MOTION_DAYS] == 30
+    assert schema[CONF_RETENTION_DAYS] == 90
+    assert schema[CONF_MIN_FREE_GB] == 10
     assert schema[CONF_PRE_EVENT_SECONDS] == 10
 
     folder = media_dir / ".anninh"
@@ -48,10 +57,22 @@ async def test_user_flow_creates_station(hass: HomeAssistant, media_dir: Path) -
     entry = result["result"]
     assert entry.title == STATION_NAME
     assert entry.data == {CONF_NAME: STATION_NAME, CONF_RECORDINGS_DIR: str(folder)}
-    assert entry.options == {CONF_RETENTION_DAYS: 45, CONF_PRE_EVENT_SECONDS: 15}
+    assert entry.options == {
+        CONF_KEEP_CONTINUOUS_DAYS: 5,
+        CONF_KEEP_MOTION_DAYS: 20,
+        CONF_RETENTION_DAYS: 45,
+        CONF_MIN_FREE_GB: 2,
+        CONF_PRE_EVENT_SECONDS: 15,
+    }
     assert entry.state is ConfigEntryState.LOADED
     assert folder.is_dir()
-    assert list(folder.iterdir()) == []  # the write test left nothing behind
+    # The write test left nothing behind: only the 24/7 recorder's index is there.
+    assert {p.name for p in folder.iterdir()} <= {
+        ".index.sqlite3",
+        ".index.sqlite3-wal",
+        ".index.sqlite3-shm",
+    }
+    assert entry.runtime_data.settings.policy.min_free_bytes == 2 * 1024**3
     assert entry.runtime_data.settings.pre_event_seconds == 15
 
 
@@ -149,11 +170,26 @@ async def test_options_apply_live(hass: HomeAssistant, loaded_station: object) -
     assert result["type"] is FlowResultType.FORM
     assert_translated(result, "options")
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_RETENTION_DAYS: 90.0, CONF_PRE_EVENT_SECONDS: 20.0}
+        result["flow_id"],
+        {
+            CONF_KEEP_CONTINUOUS_DAYS: 3.0,
+            CONF_KEEP_MOTION_DAYS: 14.0,
+            CONF_RETENTION_DAYS: 90.0,
+            CONF_MIN_FREE_GB: 0.0,
+            CONF_PRE_EVENT_SECONDS: 20.0,
+        },
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_RETENTION_DAYS: 90, CONF_PRE_EVENT_SECONDS: 20}
+    assert entry.options == {
+        CONF_KEEP_CONTINUOUS_DAYS: 3,
+        CONF_KEEP_MOTION_DAYS: 14,
+        CONF_RETENTION_DAYS: 90,
+        CONF_MIN_FREE_GB: 0,
+        CONF_PRE_EVENT_SECONDS: 20,
+    }
     assert entry.runtime_data is runtime
     assert runtime.settings.retention_days == 90
+    assert runtime.archive is not None
+    assert runtime.archive.policy.continuous_days == 3  # the 24/7 recorder's tiers, live
     assert runtime.settings.pre_event_seconds == 20

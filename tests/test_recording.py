@@ -47,7 +47,9 @@ async def recording_station(
     """A station whose camera is a real RTSP server, its buffer filled for 3 s."""
     assert await async_setup_component(hass, "media_source", {})
     server = rtsp_camera()
-    entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, camera_data(server.url))])
+    # Events mode: the clips these tests check (24/7 recording: tests/test_continuous.py).
+    data = camera_data(server.url, recording_mode="events")
+    entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, data)])
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
         entry, options={CONF_RETENTION_DAYS: 30, CONF_PRE_EVENT_SECONDS: 2}
@@ -232,7 +234,7 @@ async def test_unwritable_folder_raises_and_repairs(
     assert issue is not None
     assert issue.translation_placeholders["camera"] == "Ngã ba chợ"
     assert camera_dir.read_text().startswith("a file")
-    assert not [p for p in root.rglob("*") if p.name.startswith(".")]
+    assert not [p for p in root.rglob(".*") if not p.name.startswith(".index.sqlite3")]
 
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -331,7 +333,7 @@ async def test_sub_stream_analysed_main_stream_recorded(
 
     main = make_h264_file(media_dir / "main.mp4", width=640, height=360, seconds=3.0)
     sub = make_h264_file(media_dir / "sub.mp4", width=320, height=180, seconds=3.0)
-    data = camera_data(str(main), sub_stream_url=str(sub))
+    data = camera_data(str(main), sub_stream_url=str(sub), recording_mode="events")
     entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, data)])
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

@@ -9,7 +9,8 @@ JSON (``format`` ``anninh-clip/1``)::
 
     format, kind ("video" | "snapshot" | "mark": a range of the 24/7 recording), clip_id,
     recording_id, part, previous_clip_id, next_clip_id, segments [clip ids of the recording's
-    parts], camera, donor_household, address, latitude, longitude, camera_id (the camera's folder), start, end (UTC ISO 8601), duration (s),
+    parts], camera, donor_household, address, latitude, longitude, camera_id (the camera's
+    folder), start, end (UTC ISO 8601), duration (s),
     trigger {kind, source}, triggers [{at, kind, source, reason, case_number}], reason,
     case_number, video {codec, width, height, frames, key_frames} (clips only),
     evidence {case_numbers, marked_at, marked_by} | null, file, size, sha256
