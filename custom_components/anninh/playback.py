@@ -92,11 +92,11 @@ def _marks(station: Station, camera: str, start: float, end: float) -> list[dict
     """Marks and clips of a camera that overlap the range (blocking)."""
     root = station.settings.recordings_dir
     tz = dt_util.get_default_time_zone()
-    lo = dt_util.utc_from_timestamp(start - 86400)  # a clip that began the day before
+    lo, hi = dt_util.utc_from_timestamp(start), dt_util.utc_from_timestamp(end)
     found = []
-    for entry in find_clips(root, camera, lo, dt_util.utc_from_timestamp(end), tz):
+    for entry in find_clips(root, camera, lo, hi, tz, overlapping=True):
         sidecar = entry.sidecar
-        if sidecar is None or sidecar.end.timestamp() <= start:
+        if sidecar is None:
             continue
         found.append(
             {

@@ -173,7 +173,7 @@ CAMERA_SENSORS: Final = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfTime.DAYS,
         suggested_display_precision=1,
-        value_fn=lambda device: round(device.recorded_days, 2),
+        value_fn=lambda device: round(device.recorded_days, 4),
     ),
     # Memory the pre-event buffer takes (payload bytes), so 60 cameras can be budgeted.
     CameraSensorDescription(

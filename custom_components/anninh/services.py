@@ -345,7 +345,15 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
         for camera in _cameras(hass, call):
             station = next(s for s in _stations(hass) if camera.subentry_id in s.devices)
             entries = await hass.async_add_executor_job(
-                partial(find_clips, station.settings.recordings_dir, camera.folder, start, end, tz)
+                partial(
+                    find_clips,
+                    station.settings.recordings_dir,
+                    camera.folder,
+                    start,
+                    end,
+                    tz,
+                    overlapping=True,
+                )
             )
             plan = plans.setdefault(station, _ExportPlan())
             plan.clip_ids += [e.clip_id for e in entries]

@@ -133,6 +133,7 @@ def make_archive(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Archive
 
     yield factory
     for archive in made:
+        archive.drain(stopping=True)  # closes every open segment
         archive.index.close()
 
 
@@ -532,6 +533,7 @@ def test_a_full_disk_stops_cleanly_and_the_budget_frees_the_oldest(
             archive.drain(stopping=True)
             assert archive.index.segments("nga_ba")[-1].end >= clock.wall() - 1
         finally:
+            archive.drain(stopping=True)
             cam.close()
             archive.index.close()
 

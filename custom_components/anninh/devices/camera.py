@@ -277,9 +277,8 @@ class CameraDevice(Device):
     @callback
     def async_set_recorded_days(self, days: float) -> None:
         """The days of video the 24/7 recorder holds (after each sweep)."""
-        if round(days, 2) != round(self.recorded_days, 2):
-            self.recorded_days = days
-            self.async_notify()
+        self.recorded_days = days
+        self.async_notify()  # the sensor writes only when its value changes
 
     @callback
     def async_archive_problem(self, problem: Problem | None) -> None:

@@ -505,10 +505,12 @@ class _SegmentFile:
         self.keyframes: list[float] = []
         self.end_ts = 0
         self.synced_at = first.mono
-        self.file = self.path.open("xb", buffering=0)  # closed in close()
+        # The name is taken exclusively; FFmpeg writes the file itself (no Python per write),
+        # and this descriptor of the same file is what `fdatasync` and the size go through.
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             self.container: Any = av.open(
-                self.file,
+                str(self.path),
                 mode="w",
                 format="mp4",
                 options={
@@ -520,7 +522,7 @@ class _SegmentFile:
             self.stream = self.container.add_stream_from_template(self.seg.template, opaque=True)
             self.stream.time_base = self.seg.time_base
         except BaseException:
-            self.file.close()
+            self.abort()
             self.path.unlink(missing_ok=True)
             raise
 
@@ -528,13 +530,18 @@ class _SegmentFile:
     def seconds(self) -> float:
         return float(self.end_ts * self.seg.time_base)
 
+    @property
+    def size(self) -> int:
+        """Bytes in the file now."""
+        return os.fstat(self.fd).st_size if self.fd >= 0 else self.path.stat().st_size
+
     def row(self, complete: bool) -> SegmentRow:
         return SegmentRow(
             self.camera,
             self.relative,
             self.start,
             self.start + self.seconds,
-            self.file.tell() if not self.file.closed else self.path.stat().st_size,
+            self.size,
             tuple(self.keyframes),
             complete,
         )
@@ -549,22 +556,27 @@ class _SegmentFile:
         self.last_mono = pkt.mono
 
     def sync(self, now_mono: float) -> None:
-        os.fdatasync(self.file.fileno())
+        os.fdatasync(self.fd)
         self.synced_at = now_mono
 
     def close(self) -> None:
         try:
             self.container.close()
-            os.fdatasync(self.file.fileno())
+            os.fdatasync(self.fd)
         finally:
-            self.file.close()
+            self._close_fd()
+
+    def _close_fd(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def abort(self) -> None:
         """After a write error: keep what is complete, drop the rest."""
         with contextlib.suppress(Exception):
             self.container.close()
         with contextlib.suppress(OSError):
-            self.file.close()
+            self._close_fd()
         with contextlib.suppress(OSError):
             trim_to_fragments(self.path)
 
@@ -604,7 +616,7 @@ class CameraArchive:
     def bytes_written(self) -> int:
         """Bytes of video files written so far (for the write amplification figure)."""
         current = self._file
-        return self._bytes_closed + (current.file.tell() if current is not None else 0)
+        return self._bytes_closed + (current.size if current is not None else 0)
 
     # -- reader thread (under the ring's lock) -----------------------------------------------
     def feed(self, pkt: BufferedPacket) -> None:

@@ -500,8 +500,10 @@ def find_clips(
     start: datetime | None = None,
     end: datetime | None = None,
     tz: tzinfo | None = None,
+    overlapping: bool = False,
 ) -> list[ClipEntry]:
-    """Clips (of `camera`, or all) whose sidecar start lies in [start, end], newest first.
+    """Clips (of `camera`, or all) whose sidecar start lies in [start, end], newest first; with
+    `overlapping`, those that share any time with it (a mark that began just before).
 
     Day folders are pre-selected with `tz` (the one used when recording).
     """
@@ -519,9 +521,10 @@ def find_clips(
             if (lo and date < lo) or (hi and date > hi):
                 continue
             for entry in list_clips(root, cam, day):
-                if entry.start is None:
+                if entry.sidecar is None:
                     continue
-                if (start and entry.start < start) or (end and entry.start > end):
+                first = entry.sidecar.end if overlapping else entry.sidecar.start
+                if (start and first < start) or (end and entry.sidecar.start > end):
                     continue
                 found.append(entry)
     return sorted(found, key=lambda e: e.start or datetime.min.replace(tzinfo=UTC), reverse=True)
