@@ -11,11 +11,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.anninh.const import (
-    CONF_PRE_EVENT_SECONDS,
-    CONF_RECORDINGS_DIR,
     CONF_KEEP_CONTINUOUS_DAYS,
     CONF_KEEP_MOTION_DAYS,
     CONF_MIN_FREE_GB,
+    CONF_PRE_EVENT_SECONDS,
+    CONF_RECORDINGS_DIR,
     CONF_RETENTION_DAYS,
     DOMAIN,
 )

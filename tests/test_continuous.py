@@ -4,6 +4,7 @@ the media browser by day and hour, the timeline and playback API, modes, and the
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 import zipfile
@@ -85,7 +86,7 @@ async def test_a_fresh_station_records_without_any_action(
         frames = await hass.async_add_executor_job(_frames, root / row.path)
         assert frames >= (row.end - row.start) * 15 * 0.9
     # Consecutive segments leave no gap.
-    assert all(b.start - a.end < 0.5 for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.start - a.end < 0.5 for a, b in itertools.pairwise(rows))
     diagnostics = device.as_diagnostics()
     assert diagnostics["recording_mode"] == "continuous"
     assert diagnostics["recording"] is True
@@ -171,7 +172,7 @@ async def test_a_bell_marks_a_range_and_any_range_is_exported(
     assert camera_node.children[0].title == "24/7 recording"
     days = await async_browse_media(hass, camera_node.children[0].media_content_id)
     today = dt_util.now().strftime("%Y-%m-%d")
-    assert [d.title for d in days.children][0] == today
+    assert days.children[0].title == today
     hours = await async_browse_media(hass, days.children[0].media_content_id)
     hour = hours.children[-1]
     assert hour.title.startswith(f"{dt_util.now():%H}:00–")

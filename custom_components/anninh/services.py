@@ -33,7 +33,7 @@ from .announce import ANNOUNCE_SCHEMA, SERVICE_ANNOUNCE, async_announce
 from .const import DOMAIN, MAX_PRE_EVENT_SECONDS
 from .dashboard import async_create_dashboard
 from .devices.camera import CameraDevice
-from .engine.archive import NothingToCut, cut_evidence
+from .engine.archive import Member, NothingToCut, cut_evidence
 from .engine.evidence import ExportResult, export_evidence
 from .engine.recorder import CameraMetadata, Trigger
 from .engine.storage import (
@@ -272,7 +272,7 @@ def _write_export(
     root = station.settings.recordings_dir
     workdir = dest.parent / f".{dest.stem}.work"
     cameras = station.cameras_by_folder()
-    extra: list[tuple[str, Path]] = []
+    extra: list[Member] = []
     ranges: list[dict[str, Any]] = []
     try:
         for folder, start, end in dict.fromkeys(plan.ranges):

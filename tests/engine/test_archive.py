@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import av
 import pytest
 
+from custom_components.anninh.engine import fmp4
 from custom_components.anninh.engine.archive import (
     INDEX_NAME,
     MOTION_POST_ROLL,
@@ -567,3 +569,38 @@ def test_a_mark_protects_a_range_instead_of_writing_it_twice(
     assert not protection.evidence
     mark_evidence(cam.archive.root, [handle.clip_id], "VV-7")
     assert protections_of(cam.archive.root)[0].evidence
+
+
+def test_joined_segments_are_one_mp4_copied_byte_for_byte(
+    camera: Callable[..., Camera], tmp_path: Path, source: Path
+) -> None:
+    cam = camera()
+    cam.run(150)
+    cam.archive.drain(stopping=True)
+    rows = cam.archive.index.segments("nga_ba")
+    start, end = rows[0].start + 50.5, rows[0].start + 125.0
+    plan = fmp4.plan(((cam.archive.root / r.path, r.start) for r in rows), start, end)
+    joined = tmp_path / "joined.mp4"
+    with joined.open("wb") as out:
+        size = fmp4.write(plan, out)
+    assert size == joined.stat().st_size
+    assert plan.start == pytest.approx(rows[0].start + 50, abs=0.05)  # the key frame before
+    assert end <= plan.end <= end + 1.0  # to the end of the fragment holding `end`
+    assert decoded_frames(joined) == plan.frames == round((plan.end - plan.start) * FPS)
+    with av.open(str(joined)) as container:
+        times = [float(p.pts * p.time_base) for p in container.demux() if p.pts is not None]
+    assert times == sorted(times)
+    assert times[-1] - times[0] == pytest.approx(plan.end - plan.start - 1 / FPS, abs=0.01)
+    assert plan.spans() == [(plan.start, plan.end)]
+    # A camera whose picture size changed cannot be joined: cut packet by packet instead.
+    other = make_h264_file(tmp_path / "big.mp4", width=640, height=360, seconds=4, fps=FPS)
+    cam2 = camera(name="cho", archive=cam.archive)
+    cam2.run(10)
+    cam2.source = other
+    cam2.reconnect()
+    cam2.run(10)
+    cam.archive.drain(stopping=True)
+    rows2 = cam.archive.index.segments("cho")
+    assert len(rows2) == 2
+    with pytest.raises(fmp4.NotJoinable):
+        fmp4.plan(((cam.archive.root / r.path, r.start) for r in rows2), 0, math.inf)

@@ -54,7 +54,7 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -65,6 +65,7 @@ from typing import Any
 import av
 import av.error
 
+from . import fmp4
 from .recorder import BufferedPacket, ClipHandle, ClipInfo, PacketRing, mux_buffered
 from .sidecar import CameraMetadata, Sidecar, Trigger, TriggerCall, VideoFacts, utc_iso
 from .storage import (
@@ -78,7 +79,6 @@ from .storage import (
     evidence_lock,
     find_clips,
     reserve,
-    sha256_file,
     sidecar_bytes,
     write_json_atomic,
 )
@@ -1371,6 +1371,11 @@ class _CutWriter:
             self.close()
 
 
+type Sink = Callable[[bytes | memoryview], object]
+type Producer = Callable[[Sink, Mapping[str, tuple[str, int]]], None]
+type Member = tuple[str, Path | Producer]  # a name in the evidence ZIP: a file, or its writer
+
+
 def cut_evidence(
     root: Path,
     index: ArchiveIndex,
@@ -1383,48 +1388,80 @@ def cut_evidence(
     ring: PacketRing | None = None,
     wall: Callable[[float], float] | None = None,
     tz: Any = None,
-) -> tuple[list[tuple[str, Path]], dict[str, Any]]:
-    """Cut a range for an evidence ZIP: an MP4 and its sidecar (named like a clip, with
-    ``"range"`` as trigger), and the manifest's entry for it (asked range, cut range, gaps).
+) -> tuple[list[Member], dict[str, Any]]:
+    """A range for an evidence ZIP: an MP4 and its sidecar (named like a clip, with ``"range"``
+    as trigger), and the manifest's entry for it (asked range, cut range, gaps).
 
-    Raises `NothingToCut` and `OSError`.
+    When the range is on disk in segments that can be joined, the MP4 is written into the ZIP
+    straight from the segments' bytes (`fmp4`); else it is cut packet by packet into `workdir`
+    (`cut`), taking what only the pre-event buffer holds. Raises `NothingToCut` and `OSError`.
     """
     moment = datetime.fromtimestamp(start, UTC).astimezone(tz or UTC)
     stem = f"{camera}/{moment.strftime('%Y-%m-%d')}/{moment.strftime('%H%M%S')}_range"
-    media = workdir / f"{stem}.mp4"
-    media.parent.mkdir(parents=True, exist_ok=True)
-    result = cut(root, index, camera, start, end, media, ring, wall)
+    name = f"{stem}.mp4"
+    rows = index.segments(camera, start, end)
+    joined: fmp4.Plan | None = None
+    if rows and (ring is None or rows[-1].end >= end - FRAGMENT_SECONDS):
+        with contextlib.suppress(fmp4.NotJoinable):
+            joined = fmp4.plan(((root / r.path, r.start) for r in rows), start, end)
+    media: Path | Producer
+    if joined is not None:
+        plan = joined
+        first, last, frames = plan.start, plan.end, plan.frames
+        gaps_found = find_gaps(plan.spans(), start, end)
+        codec, width, height = _video_facts(root / rows[0].path)
+
+        def media(sink: Sink, _done: Mapping[str, tuple[str, int]]) -> None:
+            fmp4.write(plan, sink)
+
+    else:
+        media = workdir / name
+        media.parent.mkdir(parents=True, exist_ok=True)
+        result = cut(root, index, camera, start, end, media, ring, wall)
+        first, last, frames, gaps_found = result.start, result.end, result.frames, result.gaps
+        codec, width, height = result.codec, result.width, result.height
     gaps = [
         {"start": _iso(g.start), "end": _iso(g.end), "seconds": round(g.end - g.start, 1)}
-        for g in result.gaps
+        for g in gaps_found
     ]
-    sidecar = Sidecar(
-        kind="video",
-        clip_id=stem,
-        camera_id=camera,
-        metadata=metadata,
-        start=datetime.fromtimestamp(result.start, UTC),
-        end=datetime.fromtimestamp(result.end, UTC),
-        trigger=Trigger("range", exporter),
-        segments=(stem,),
-        video=VideoFacts(result.codec, result.width, result.height, result.frames, 0),
-        file=media.name,
-        size=media.stat().st_size,
-        sha256=sha256_file(media),
-        extra={"requested": {"start": _iso(start), "end": _iso(end)}, "gaps": gaps},
-    )
-    side = workdir / f"{stem}{SIDECAR_SUFFIX}"
-    side.write_bytes(sidecar_bytes(sidecar.to_json()))
+    requested = {"start": _iso(start), "end": _iso(end)}
+
+    def sidecar(sink: Sink, done: Mapping[str, tuple[str, int]]) -> None:
+        sha, size = done[name]
+        record = Sidecar(
+            kind="video",
+            clip_id=stem,
+            camera_id=camera,
+            metadata=metadata,
+            start=datetime.fromtimestamp(first, UTC),
+            end=datetime.fromtimestamp(last, UTC),
+            trigger=Trigger("range", exporter),
+            segments=(stem,),
+            video=VideoFacts(codec, width, height, frames, 0),
+            file=name.rsplit("/", 1)[1],
+            size=size,
+            sha256=sha,
+            extra={"requested": requested, "gaps": gaps},
+        )
+        sink(sidecar_bytes(record.to_json()))
+
     entry = {
         "camera": metadata.name or camera,
         "camera_id": camera,
-        "requested": {"start": _iso(start), "end": _iso(end)},
-        "start": _iso(result.start),
-        "end": _iso(result.end),
-        "file": f"{stem}.mp4",
+        "requested": requested,
+        "start": _iso(first),
+        "end": _iso(last),
+        "file": name,
         "gaps": gaps,
     }
-    return [(f"{stem}.mp4", media), (f"{stem}{SIDECAR_SUFFIX}", side)], entry
+    return [(name, media), (f"{stem}{SIDECAR_SUFFIX}", sidecar)], entry
+
+
+def _video_facts(path: Path) -> tuple[str, int, int]:
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        name, width, height = ctx.name, ctx.width, ctx.height
+    return name, width, height
 
 
 def _iso(epoch: float) -> str:

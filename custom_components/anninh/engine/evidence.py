@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any, cast
 
 MANIFEST = "manifest.json"
 UTC = timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; verify runs on 3.10
@@ -92,16 +92,6 @@ def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
 def export_evidence(
     root: Path,
     clips: Sequence[str],
@@ -109,15 +99,17 @@ def export_evidence(
     station: str,
     exporter: str,
     now: datetime | None = None,
-    extra: Sequence[tuple[str, Path]] = (),
+    extra: Sequence[tuple[str, Any]] = (),
     ranges: Sequence[dict[str, Any]] = (),
 ) -> ExportResult:
     """Write an evidence ZIP of `clips` (clip ids under `root`); see the module docstring.
 
-    `extra` are more files (name in the ZIP, path), e.g. ranges cut from the 24/7 recording,
-    which `ranges` describes in the manifest. A clip id of a mark adds its sidecar alone (its
-    video is a range). Raises `ValueError` (subclass `storage.InvalidIdentifier`) for an
-    unknown clip id and `OSError` when the ZIP cannot be written (no partial ZIP is left).
+    `extra` are more members (name in the ZIP, and a path or a writer ``(sink, done)`` that
+    writes the content to ``sink`` and may read the (SHA-256, size) of members written before in
+    ``done``), e.g. ranges of the 24/7 recording, which `ranges` describes in the manifest. A
+    clip id of a mark adds its sidecar alone (its video is a range). Raises `ValueError`
+    (subclass `storage.InvalidIdentifier`) for an unknown clip id and `OSError` when the ZIP
+    cannot be written (no partial ZIP is left).
     """
     from .storage import (  # noqa: PLC0415 - verify() needs no package
         InvalidIdentifier,
@@ -128,7 +120,7 @@ def export_evidence(
     root = Path(root)
     base = root.resolve()
     ids = list(dict.fromkeys(clips))
-    members: list[tuple[str, Path]] = []
+    clip_members: list[tuple[str, Path]] = []
     for clip_id in ids:
         paths = [sidecar_path(root, clip_id)]
         try:
@@ -137,30 +129,43 @@ def export_evidence(
             if json.loads(paths[0].read_text(encoding="utf-8")).get("kind") != "mark":
                 raise
         for path in paths:
-            members.append((path.relative_to(base).as_posix(), path))
-    members += [(name, Path(path)) for name, path in extra]
+            clip_members.append((path.relative_to(base).as_posix(), path))
+    members: list[tuple[str, Any]] = [*clip_members, *extra]
     dest_zip = Path(dest_zip)
     temp = dest_zip.with_name(f".{dest_zip.name}.tmp")
     files: list[dict[str, Any]] = []
+    done: dict[str, tuple[str, int]] = {}
     try:
-        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for name, path in members:
-                sha, size = _hash_file(path)
-                archive.write(path, name)
-                files.append({"name": name, "size": size, "sha256": sha})
-            manifest = {
-                "format": FORMAT,
-                "station": station,
-                "exporter": exporter,
-                "exported_at": _utc_iso(now or datetime.now(UTC)),
-                "clips": ids,
-                **({"ranges": list(ranges)} if ranges else {}),
-                "files": files,
-            }
-            archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        with temp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        zip_sha, _ = _hash_file(temp)
+        # Written as a stream and hashed as it goes: every byte goes to the disk once.
+        with temp.open("wb") as raw:
+            out = _HashingWriter(raw)
+            stream = cast("IO[bytes]", out)
+            with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED) as archive:
+                for name, source in members:
+                    with archive.open(name, "w", force_zip64=True) as dest:
+                        member = _HashingWriter(dest)
+                        if isinstance(source, Path):
+                            with source.open("rb") as handle:
+                                while block := handle.read(_CHUNK):
+                                    member.write(block)
+                        else:
+                            source(member.write, done)
+                    done[name] = (member.hexdigest(), member.size)
+                    files.append({"name": name, "size": member.size, "sha256": member.hexdigest()})
+                manifest = {
+                    "format": FORMAT,
+                    "station": station,
+                    "exporter": exporter,
+                    "exported_at": _utc_iso(now or datetime.now(UTC)),
+                    "clips": ids,
+                    **({"ranges": list(ranges)} if ranges else {}),
+                    "files": files,
+                }
+                text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+                archive.writestr(MANIFEST, text)
+            raw.flush()
+            os.fsync(raw.fileno())
+        zip_sha = out.hexdigest()
         temp.replace(dest_zip)
         with contextlib.suppress(OSError):
             fd = os.open(dest_zip.parent, os.O_RDONLY | os.O_DIRECTORY)
@@ -173,6 +178,37 @@ def export_evidence(
             temp.unlink()
         raise
     return ExportResult(path=dest_zip, clips=ids, files=files, sha256=zip_sha, ranges=list(ranges))
+
+
+class _HashingWriter:
+    """A write-only stream that hashes what passes through (not seekable: ZIP data
+    descriptors are used, so nothing is written twice)."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._digest.update(data)
+        self.size += len(data)
+        self._target.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, *_args: object) -> int:
+        raise OSError("not seekable")
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 def _safe_name(name: str) -> bool:
