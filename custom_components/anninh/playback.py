@@ -26,7 +26,7 @@ from homeassistant.helpers.http import HomeAssistantView
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .engine.archive import NothingToCut, cut
+from .engine.archive import NothingToCut, save_range
 from .engine.sidecar import utc_iso
 from .engine.storage import InvalidIdentifier, find_clips, resolve
 from .station import AnNinhConfigEntry, Station
@@ -188,7 +188,7 @@ def _cut_cached(station: Station, camera: str, start: float, end: float, path: P
                 old.unlink()
     device = station.cameras_by_folder().get(camera)
     recorder = device.recorder if device else None
-    cut(
+    save_range(
         station.settings.recordings_dir,
         index,
         camera,

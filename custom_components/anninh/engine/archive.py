@@ -1371,6 +1371,43 @@ class _CutWriter:
             self.close()
 
 
+def _joinable(
+    root: Path, rows: list[SegmentRow], end: float, ring: PacketRing | None, start: float
+) -> fmp4.Plan | None:
+    """A byte-for-byte join of the range, when it is all on disk in compatible segments."""
+    if not rows or (ring is not None and rows[-1].end < end - FRAGMENT_SECONDS):
+        return None  # the newest seconds are only in the pre-event buffer: cut packets
+    try:
+        return fmp4.plan(((root / r.path, r.start) for r in rows), start, end)
+    except fmp4.NotJoinable:
+        return None
+
+
+def save_range(
+    root: Path,
+    index: ArchiveIndex,
+    camera: str,
+    start: float,
+    end: float,
+    dest: Path,
+    ring: PacketRing | None = None,
+    wall: Callable[[float], float] | None = None,
+) -> None:
+    """The video of [start, end) as one MP4 at `dest` (joined when it can be, else `cut`)."""
+    joined = _joinable(root, index.segments(camera, start, end), end, ring, start)
+    if joined is None:
+        cut(root, index, camera, start, end, dest, ring, wall)
+        return
+    temp = dest.with_name(f".{dest.name}.tmp")
+    try:
+        with temp.open("wb") as out:
+            fmp4.write(joined, out)
+        temp.replace(dest)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
 type Sink = Callable[[bytes | memoryview], object]
 type Producer = Callable[[Sink, Mapping[str, tuple[str, int]]], None]
 type Member = tuple[str, Path | Producer]  # a name in the evidence ZIP: a file, or its writer
@@ -1400,10 +1437,7 @@ def cut_evidence(
     stem = f"{camera}/{moment.strftime('%Y-%m-%d')}/{moment.strftime('%H%M%S')}_range"
     name = f"{stem}.mp4"
     rows = index.segments(camera, start, end)
-    joined: fmp4.Plan | None = None
-    if rows and (ring is None or rows[-1].end >= end - FRAGMENT_SECONDS):
-        with contextlib.suppress(fmp4.NotJoinable):
-            joined = fmp4.plan(((root / r.path, r.start) for r in rows), start, end)
+    joined = _joinable(root, rows, end, ring, start)
     media: Path | Producer
     if joined is not None:
         plan = joined
