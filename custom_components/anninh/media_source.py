@@ -327,8 +327,8 @@ class AnNinhMediaSource(MediaSource):
 
 
 def _playback(entry_id: str, camera: str, start: int, end: int) -> PlayMedia:
-    """A range of the 24/7 recording (the media source's resolver signs the URL)."""
-    return PlayMedia(f"{PLAYBACK_URL}/{entry_id}/{camera}?start={start}&end={end}", "video/mp4")
+    """A range of the 24/7 recording (a path without a query: the resolver signs it)."""
+    return PlayMedia(f"{PLAYBACK_URL}/{entry_id}/{camera}/{start}-{end}.mp4", "video/mp4")
 
 
 class RecordingView(HomeAssistantView):

@@ -5,7 +5,9 @@ Both views are authenticated (a user's token, or a URL the media browser signed)
 * ``GET /api/anninh/timeline/<entry_id>/<camera folder>?day=YYYY-MM-DD`` (a local day) or
   ``?start=&end=`` (epoch seconds or ISO 8601): segments, gaps, motion (with the motion going on
   now), and the marks and clips of the range, as JSON. For the duty officer's console.
-* ``GET /api/anninh/playback/<entry_id>/<camera folder>?start=&end=``: the range cut by stream
+* ``GET /api/anninh/playback/<entry_id>/<camera folder>?start=&end=``, or
+  ``.../<camera folder>/<start>-<end>.mp4`` (epoch seconds: the form the media browser resolves
+  to, which Home Assistant signs: it signs no URL with a query): the range joined or cut by stream
   copy into ``<recordings>/.cache/`` (at most `MAX_PLAYBACK`), served with range requests so
   players can seek. A cut that ends before the newest video is kept and served again; the cache
   is emptied of files older than a day.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,8 +64,15 @@ def _moment(text: str) -> float:
     return parsed.timestamp()
 
 
-def _range(request: web.Request, longest: timedelta) -> tuple[float, float]:
+_SPAN = re.compile(r"(\d{1,12})-(\d{1,12})\.mp4")
+
+
+def _range(request: web.Request, longest: timedelta, span: str = "") -> tuple[float, float]:
     query = request.query
+    if span:
+        if (match := _SPAN.fullmatch(span)) is None:
+            raise web.HTTPNotFound
+        query = {"start": match.group(1), "end": match.group(2)}  # type: ignore[assignment]
     if day := query.get("day"):
         try:
             date = datetime.strptime(day, "%Y-%m-%d").date()
@@ -146,6 +156,7 @@ class PlaybackView(HomeAssistantView):
     """Any range of a camera's 24/7 recording as one MP4 (seekable)."""
 
     url = PLAYBACK_URL + "/{entry_id}/{camera}"
+    extra_urls = [PLAYBACK_URL + "/{entry_id}/{camera}/{span}"]
     name = "api:anninh:playback"
 
     def __init__(self, hass: HomeAssistant) -> None:
@@ -153,11 +164,13 @@ class PlaybackView(HomeAssistantView):
         self.hass = hass
         self._locks: dict[Path, asyncio.Lock] = {}
 
-    async def get(self, request: web.Request, entry_id: str, camera: str) -> web.FileResponse:
+    async def get(
+        self, request: web.Request, entry_id: str, camera: str, span: str = ""
+    ) -> web.FileResponse:
         """Cut the range once (players ask again for each seek) and serve it."""
         station = _station(self.hass, entry_id)
         await _camera(self.hass, station, camera)
-        start, end = _range(request, MAX_PLAYBACK)
+        start, end = _range(request, MAX_PLAYBACK, span)
         root = station.settings.recordings_dir
         path = root / CACHE_FOLDER / f"{camera}_{round(start * 1000)}_{round(end * 1000)}.mp4"
         async with self._locks.setdefault(path, asyncio.Lock()):

@@ -310,6 +310,9 @@ def test_the_index_is_rebuilt_from_the_files(
     for name in ("-wal", "-shm"):
         (cam.archive.root / (INDEX_NAME + name)).unlink(missing_ok=True)
     index = ArchiveIndex(cam.archive.root)
+    assert index.missing
+    assert index.rebuild() == len(before)
+    assert index.rebuild() == 0  # what is there is kept, nothing twice
     after = index.segments()
     assert [r.path for r in after] == [r.path for r in before]
     for old, new in zip(before, after, strict=True):
@@ -320,6 +323,14 @@ def test_the_index_is_rebuilt_from_the_files(
     assert [(round(m.start, 2), round(m.end, 2)) for m in index.motion("nga_ba")] == [
         (round(m.start, 2), round(m.end, 2)) for m in motion
     ]
+    index.close()
+    # A damaged index is set aside and rebuilt.
+    (cam.archive.root / INDEX_NAME).write_bytes(b"not a database" * 100)
+    index = ArchiveIndex(cam.archive.root)
+    assert index.missing
+    index.rebuild()
+    assert [r.path for r in index.segments()] == [r.path for r in before]
+    assert (cam.archive.root / (INDEX_NAME + ".damaged")).exists()
     index.close()
 
 

@@ -17,9 +17,10 @@ disarmed (``motion`` mode after the post-roll).
 
 The index (`ArchiveIndex`, SQLite) has per segment: camera, path, start, end (UTC epoch seconds),
 bytes, key-frame offsets (seconds from the start, float32) and whether it is complete; and the
-motion intervals. It is a cache of the files: `ArchiveIndex.rebuild` makes it again from the
-segments (demuxed) and the motion logs. At start `Archive.recover` completes the rows of segments
-that were open when the process died (their files cut back to the last complete fragment).
+motion intervals. It is a cache of the files: when it is missing or damaged, `Archive.start`
+rebuilds it from the segments (demuxed) and the motion logs on a thread beside the writer. At
+start `Archive.recover` first completes the rows of segments that were open when the process died
+(their files cut back to the last complete fragment).
 
 One writer thread per station (`Archive`) drains every camera's queue each `DRAIN_SECONDS`, so
 sixty cameras cost one thread and a few wake-ups a second, not one per packet. The reader thread
@@ -35,8 +36,12 @@ evidence (a mark or clip marked as evidence: never deleted), marked (a mark: `ma
 the oldest unprotected segments are deleted first, continuous before motion before marked, however
 young. Deleting and marking are serialised by `storage.evidence_lock`.
 
+Marks (`CameraArchive.mark`): what `anninh.record` makes with 24/7 or motion recording, a range
+with its reason and trigger, as a sidecar of ``kind`` "mark" (see `storage`), instead of a clip.
+
 `cut` writes one MP4 of any time range by stream copy across segments, starting at the key frame
 at or before the start, and names the gaps; packets still only in the pre-event buffer are added.
+`save_range` and `cut_evidence` join a range that is on disk byte for byte instead (`fmp4`).
 """
 
 from __future__ import annotations
@@ -228,10 +233,17 @@ class ArchiveIndex:
         self.path = self.root / INDEX_NAME
         self._local = threading.local()
         self.lock = threading.RLock()  # writes (SQLite serialises them too; this avoids BUSY)
-        created = not self.path.exists()
-        self._db().executescript(self.SCHEMA)
-        if created:
-            self.rebuild()
+        self.missing = not self.path.exists()  # to be rebuilt from the files (`rebuild`)
+        try:
+            self._db().executescript(self.SCHEMA)
+        except sqlite3.DatabaseError as err:  # damaged: set it aside, start a new one
+            _LOGGER.error("Archive index %s is damaged (%s): rebuilding it", self.path, err)
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    Path(f"{self.path}{suffix}").replace(f"{self.path}{suffix}.damaged")
+            self.missing = True
+            self._db().executescript(self.SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -369,40 +381,54 @@ class ArchiveIndex:
 
     # -- from the files alone --------------------------------------------------------------
     def rebuild(self) -> int:
-        """Fill the index from the segment files and motion logs; the segments found."""
-        rows: list[SegmentRow] = []
-        motion: list[tuple[str, float, float]] = []
-        for camera, path in _segment_files(self.root):
-            row = scan_segment(self.root, camera, path)
-            if row is not None:
-                rows.append(row)
-            log = path.parent / MOTION_LOG
-            if path.name == min(p.name for p in path.parent.glob("*.mp4")) and log.is_file():
-                motion += [(camera, lo, hi) for lo, hi in _read_motion_log(log)]
-        with self.lock:
-            db = self._db()
-            db.execute("BEGIN")
-            db.execute("DELETE FROM segments")
-            db.execute("DELETE FROM motion")
-            db.execute("COMMIT")
-            self.put_segments(rows)
-            for camera, lo, hi in motion:
-                self.add_motion(camera, lo, hi)
-        if rows:
-            _LOGGER.info("Archive index of %s rebuilt: %d segments", self.root, len(rows))
-        return len(rows)
+        """Add what the segment files and motion logs hold; the segments added.
+
+        Rows already there (written by the recorder meanwhile) are kept: this runs beside it.
+        """
+        added = 0
+        for camera, day in _day_folders(self.root):
+            rows = [
+                row
+                for path in sorted(day.glob("*.mp4"))
+                if parse_segment_name(path.name) is not None and not path.is_symlink()
+                if (row := scan_segment(self.root, camera, path)) is not None
+            ]
+            with self.lock:
+                db = self._db()
+                with db:
+                    for row in rows:
+                        added += db.execute(
+                            "INSERT OR IGNORE INTO segments VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                row.path,
+                                row.camera,
+                                row.start,
+                                row.end,
+                                row.bytes,
+                                array("f", row.keyframes).tobytes(),
+                                True,
+                            ),
+                        ).rowcount
+                    db.executemany(
+                        "INSERT INTO motion SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM"
+                        " motion WHERE camera = ? AND start = ? AND end = ?)",
+                        [(camera, lo, hi) * 2 for lo, hi in _read_motion_log(day / MOTION_LOG)],
+                    )
+        self.missing = False
+        if added:
+            _LOGGER.info("Archive index of %s rebuilt: %d segments", self.root, added)
+        return added
 
 
-def _segment_files(root: Path) -> Iterator[tuple[str, Path]]:
+def _day_folders(root: Path) -> Iterator[tuple[str, Path]]:
+    """(camera, day folder) of every camera's 24/7 recording."""
     for camera_dir in sorted(root.iterdir()) if root.is_dir() else []:
         rec = camera_dir / REC_FOLDER
         if camera_dir.name.startswith(".") or not rec.is_dir() or camera_dir.is_symlink():
             continue
         for day in sorted(rec.iterdir()):
             if day.is_dir() and not day.is_symlink():
-                for path in sorted(day.glob("*.mp4")):
-                    if parse_segment_name(path.name) is not None and not path.is_symlink():
-                        yield camera_dir.name, path
+                yield camera_dir.name, day
 
 
 def _read_motion_log(path: Path) -> list[tuple[float, float]]:
@@ -967,10 +993,23 @@ class Archive:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Recover segments a crash left open, then start the writer thread."""
+        """Recover segments a crash left open, start the writer thread, and rebuild a lost
+        index beside it (recording does not wait for that)."""
         self.recover()
         self._thread = threading.Thread(target=self._run, name="anninh-archive", daemon=True)
         self._thread.start()
+        if self.index.missing:
+            threading.Thread(
+                target=self._rebuild, name="anninh-archive-rebuild", daemon=True
+            ).start()
+
+    def _rebuild(self) -> None:
+        try:
+            self.index.rebuild()
+        except Exception:  # a bug: recording goes on
+            _LOGGER.exception("Archive index could not be rebuilt")
+        finally:
+            self.index.close()
 
     def recover(self) -> list[SegmentRow]:
         """Complete the index rows of segments left open (files cut to whole fragments)."""
