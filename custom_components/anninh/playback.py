@@ -156,7 +156,7 @@ class PlaybackView(HomeAssistantView):
     """Any range of a camera's 24/7 recording as one MP4 (seekable)."""
 
     url = PLAYBACK_URL + "/{entry_id}/{camera}"
-    extra_urls = [PLAYBACK_URL + "/{entry_id}/{camera}/{span}"]
+    extra_urls = [PLAYBACK_URL + "/{entry_id}/{camera}/{span}"]  # noqa: RUF012 - as HA types it
     name = "api:anninh:playback"
 
     def __init__(self, hass: HomeAssistant) -> None:
