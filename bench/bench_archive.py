@@ -311,7 +311,7 @@ def _bench_timeline(root: Path) -> tuple[float, float]:
         sorted(parse_segment_name(e.name) for e in os.scandir(folder))
 
     peer = statistics.median(_timed(listing) for _ in range(20))
-    index.close()
+    index.close_all()
     return ours, peer
 
 
@@ -377,7 +377,7 @@ def bench_kill(clip: Path, cameras: int = 8, seconds: float = 25) -> list[list[s
         proc.wait()
         assert index is not None
         lost = [killed - index.segments(f"cam{n}", end=killed)[-1].end for n in range(cameras)]
-        index.close()
+        index.close_all()
         peer_lost = _ffmpeg_kill(clip, work / "ffmpeg", cameras, seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from custom_components.anninh.engine.recorder import Recorder  # noqa: E402
 from custom_components.anninh.engine.source import StreamSource  # noqa: E402
 from custom_components.anninh.engine.stream import StreamReader  # noqa: E402
-from tests.media import make_h264_file  # noqa: E402
+from tests.media import LoopingFile, make_h264_file  # noqa: E402
 from tests.rtsp import RtspCamera, gst_rtsp_problem  # noqa: E402
 
 FPS = 15
@@ -59,33 +59,12 @@ class Clock:
         return self.now
 
 
-class Loop:
-    """Real packets of a file, in a loop on one open container (one stream, like a camera)."""
-
-    def __init__(self, path: Path) -> None:
-        self.container = av.open(str(path))
-        self.stream = self.container.streams.video[0]
-        self.packets = iter(())
-
-    def next(self) -> av.Packet:
-        for _ in range(2):
-            for packet in self.packets:
-                if packet.size:
-                    return packet
-            self.container.seek(0)
-            self.packets = self.container.demux(self.stream)
-        raise RuntimeError("empty file")
-
-    def close(self) -> None:
-        self.container.close()
-
-
 def rss() -> int:
     with open("/proc/self/statm") as handle:  # noqa: PTH123
         return int(handle.read().split()[1]) * 4096
 
 
-def feed(recorder: Recorder, loop: Loop, clock: Clock, seconds: float) -> None:
+def feed(recorder: Recorder, loop: LoopingFile, clock: Clock, seconds: float) -> None:
     for _ in range(round(seconds * FPS)):
         clock.now += 1 / FPS
         recorder.on_packet(loop.next())
@@ -97,7 +76,7 @@ def memory(video: Path, root: Path) -> dict[str, float]:
         gc.collect()
         tracemalloc.start()
         before_rss, before = rss(), tracemalloc.get_traced_memory()[0]
-        clock, loop = Clock(), Loop(video)
+        clock, loop = Clock(), LoopingFile(video)
         recorder = Recorder(root, "mem", pre_event=seconds, clock=clock)
         feed(recorder, loop, clock, seconds + 5)
         gc.collect()
@@ -114,7 +93,7 @@ def memory(video: Path, root: Path) -> dict[str, float]:
     before_rss, before = rss(), tracemalloc.get_traced_memory()[0]
     recorders: list[Recorder] = []
     for index in range(60):
-        clock, loop = Clock(), Loop(video)
+        clock, loop = Clock(), LoopingFile(video)
         recorder = Recorder(root, f"cam{index}", pre_event=10, clock=clock)
         feed(recorder, loop, clock, 12 + index % 3)
         loop.close()
@@ -129,7 +108,7 @@ def memory(video: Path, root: Path) -> dict[str, float]:
 
 def latency(video: Path, root: Path, calls: int) -> list[float]:
     recorder = Recorder(root, "lat", pre_event=2)
-    loop = Loop(video)
+    loop = LoopingFile(video)
     stop = threading.Event()
 
     def feeder() -> None:
@@ -169,7 +148,7 @@ def latency(video: Path, root: Path, calls: int) -> list[float]:
 
 def cpu(video: Path, root: Path, seconds: float = 60) -> dict[str, float]:
     def run(record: bool) -> float:
-        clock, loop = Clock(), Loop(video)
+        clock, loop = Clock(), LoopingFile(video)
         recorder = Recorder(root, "cpu", pre_event=2, clock=clock)
         feed(recorder, loop, clock, 3)
         started = time.process_time()

@@ -12,6 +12,7 @@ exactly when `i % gop == 0`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -154,3 +155,36 @@ def make_mjpeg_file(path: Path | str, seconds: float = 2.0, fps: int = 15) -> Pa
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+class LoopingFile:
+    """Real packets of a file in a loop, on one open container: one stream, like a camera.
+
+    `reopen()` opens it again: a new stream object, as after a camera's reconnect.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._open()
+
+    def _open(self) -> None:
+        self.container = av.open(str(self.path))
+        self.stream = self.container.streams.video[0]
+        self.packets: Iterator[av.Packet] = iter(())
+
+    def reopen(self, path: Path | str | None = None) -> None:
+        self.container.close()
+        self.path = Path(path or self.path)
+        self._open()
+
+    def next(self) -> av.Packet:
+        for _ in range(2):
+            for packet in self.packets:
+                if packet.size:
+                    return packet
+            self.container.seek(0)
+            self.packets = self.container.demux(self.stream)
+        raise AssertionError(f"no packets in {self.path}")
+
+    def close(self) -> None:
+        self.container.close()

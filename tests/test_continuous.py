@@ -6,8 +6,12 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
+import subprocess
 import time
 import zipfile
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,11 @@ from custom_components.anninh.const import (
 )
 from custom_components.anninh.engine import archive
 from custom_components.anninh.engine.evidence import verify
-from custom_components.anninh.ids import EVENT_RECORDING_FINISHED, disk_issue_id
+from custom_components.anninh.ids import (
+    EVENT_RECORDING_FINISHED,
+    archive_issue_id,
+    disk_issue_id,
+)
 
 from .conftest import camera_data, entity_id_of, station_entry, subentry, wait_until
 
@@ -238,8 +246,24 @@ async def test_timeline_api(
         assert (await client.get(path, params={"day": "2026-01-01"})).status in (400, 404)
     anonymous = await hass_client_no_auth()
     assert (await anonymous.get(url, params={"day": "2026-01-01"})).status == 401
+    # ISO 8601 times (local when no offset) give the same timeline as epoch seconds.
+    first = body["segments"][0]
+    local = dt_util.as_local(dt_util.utc_from_timestamp(first["start"])).replace(tzinfo=None)
+    iso = await client.get(
+        url,
+        params={"start": local.isoformat(), "end": (local + timedelta(seconds=2)).isoformat()},
+    )
+    assert iso.status == 200
+    assert (await iso.json())["segments"][0]["start"] == first["start"]
     playback = f"/api/anninh/playback/{entry.entry_id}/{device.folder}"
     assert (await client.get(playback, params={"start": "1", "end": "2"})).status == 404
+    ranged = await client.get(
+        playback, params={"start": str(first["start"]), "end": str(first["start"] + 2)}
+    )
+    assert ranged.status == 200
+    assert await hass.async_add_executor_job(_frames, await ranged.read()) >= 15
+    for span in ("x.mp4", "1-2.avi", "../1-2.mp4"):
+        assert (await client.get(f"{playback}/{span}")).status == 404
 
 
 async def test_modes_change_per_camera_without_restarting_the_others(
@@ -320,3 +344,48 @@ async def test_the_budget_deletes_oldest_first_keeps_evidence_and_says_so(
     await hass.async_add_executor_job(entry.runtime_data.archive.sweep)
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, disk_issue_id(entry.entry_id)) is None
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+
+
+@needs_root
+async def test_a_full_disk_raises_a_repair_and_recording_resumes(
+    hass: HomeAssistant,
+    media_dir: Path,
+    rtsp_camera: Any,
+    issue_registry: ir.IssueRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(archive, "RETRY_SECONDS", 1.0)
+    disk = media_dir / ".anninh"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]
+    await hass.async_add_executor_job(partial(subprocess.run, mount, check=True))
+    try:
+        server = rtsp_camera()
+        entry = station_entry(media_dir, [subentry(SUBENTRY_CAMERA, camera_data(server.url))])
+        entry.add_to_hass(hass)
+        hass.config_entries.async_update_entry(entry, options={CONF_MIN_FREE_GB: 0})
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        device = next(iter(entry.runtime_data.devices.values()))
+        issue_id = archive_issue_id(device.subentry_id)
+        await wait_until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id), within=60)
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_key == "archive_disk_full"
+        assert issue.translation_placeholders["camera"] == "Ngã ba chợ"
+        rows = [r for r in _segments(entry, device) if r.complete]
+        assert rows
+        for row in rows:  # what was written before the disk filled up still plays
+            frames = await hass.async_add_executor_job(_frames, disk / row.path)
+            assert frames >= (row.end - row.start - 1.1) * 15
+        remount = ["mount", "-o", "remount,size=64m", str(disk)]
+        await hass.async_add_executor_job(partial(subprocess.run, remount, check=True))
+        await wait_until(lambda: not issue_registry.async_get_issue(DOMAIN, issue_id), within=30)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+    finally:
+        umount = ["umount", "-l", str(disk)]
+        await hass.async_add_executor_job(partial(subprocess.run, umount, check=False))

@@ -40,7 +40,7 @@ from custom_components.anninh.engine.archive import (
 from custom_components.anninh.engine.recorder import Recorder
 from custom_components.anninh.engine.sidecar import CameraMetadata, Trigger
 from custom_components.anninh.engine.storage import Problem, list_clips, mark_evidence
-from tests.media import make_h264_file
+from tests.media import LoopingFile, make_h264_file
 
 FPS = 15
 WALL0 = 1_780_000_000.0  # a fixed wall-clock origin: 2026-05-28
@@ -74,32 +74,16 @@ class Camera:
             name, self.recorder.ring, mode, self.recorder.wall
         )
         self.recorder.archive_feed = self.cam.feed
-        self.source = source
-        self._open()
+        self.file = LoopingFile(source)
 
-    def _open(self) -> None:
-        self.container = av.open(str(self.source))
-        self.stream = self.container.streams.video[0]
-        self.packets = self.container.demux(self.stream)
-
-    def reconnect(self) -> None:
-        """A new stream object, as after the camera's reconnect."""
-        self.container.close()
-        self._open()
-
-    def _next(self) -> av.Packet:
-        for _ in range(2):
-            for packet in self.packets:
-                if packet.size:
-                    return packet
-            self.container.seek(0)
-            self.packets = self.container.demux(self.stream)
-        raise AssertionError("no packets")
+    def reconnect(self, source: Path | None = None) -> None:
+        """A new stream object (of another file if given), as after the camera's reconnect."""
+        self.file.reopen(source)
 
     def run(self, seconds: float, *, drain: bool = True) -> None:
         for n in range(round(seconds * FPS)):
             self.clock.mono += 1 / FPS
-            self.recorder.on_packet(self._next())
+            self.recorder.on_packet(self.file.next())
             if drain and n % 4 == 3:
                 self.archive.drain()
 
@@ -109,7 +93,7 @@ class Camera:
             self.archive.drain()
 
     def close(self) -> None:
-        self.container.close()
+        self.file.close()
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +120,7 @@ def make_archive(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Archive
     yield factory
     for archive in made:
         archive.drain(stopping=True)  # closes every open segment
-        archive.index.close()
+        archive.index.close_all()
 
 
 @pytest.fixture
@@ -305,7 +289,7 @@ def test_the_index_is_rebuilt_from_the_files(
     cam.archive.drain(stopping=True)
     before = cam.archive.index.segments()
     motion = cam.archive.index.motion("nga_ba")
-    cam.archive.index.close()
+    cam.archive.index.close_all()
     (cam.archive.root / INDEX_NAME).unlink()
     for name in ("-wal", "-shm"):
         (cam.archive.root / (INDEX_NAME + name)).unlink(missing_ok=True)
@@ -323,7 +307,7 @@ def test_the_index_is_rebuilt_from_the_files(
     assert [(round(m.start, 2), round(m.end, 2)) for m in index.motion("nga_ba")] == [
         (round(m.start, 2), round(m.end, 2)) for m in motion
     ]
-    index.close()
+    index.close_all()
     # A damaged index is set aside and rebuilt.
     (cam.archive.root / INDEX_NAME).write_bytes(b"not a database" * 100)
     index = ArchiveIndex(cam.archive.root)
@@ -331,7 +315,7 @@ def test_the_index_is_rebuilt_from_the_files(
     index.rebuild()
     assert [r.path for r in index.segments()] == [r.path for r in before]
     assert (cam.archive.root / (INDEX_NAME + ".damaged")).exists()
-    index.close()
+    index.close_all()
 
 
 def test_a_file_cut_mid_fragment_is_trimmed_to_whole_fragments(
@@ -416,7 +400,7 @@ def test_kill_9_loses_at_most_two_seconds_and_everything_before_plays(
         assert rows[-1].end - rows[0].start >= 9
         for row in rows:
             assert decoded_frames(root / row.path) >= (row.end - row.start - 0.2) * FPS
-    archive.index.close()
+    archive.index.close_all()
 
 
 def test_tiers_keep_motion_and_marks_longer_and_evidence_for_ever(
@@ -450,7 +434,7 @@ def test_tiers_keep_motion_and_marks_longer_and_evidence_for_ever(
     recent.run(20)
     archive.drain(stopping=True)
     result = archive.sweep(now=WALL0)
-    kept = set(archive.index.cameras())
+    kept = {row.camera for row in archive.index.segments()}
     # Motion 10 days < 30, a mark 40 days < 90, evidence for ever; the rest past its days.
     assert kept == {"moving", "marked", "evidence", "recent"}
     assert {Path(p).parts[0] for p in result.deleted} == {"plain", "old_mark"}
@@ -548,7 +532,7 @@ def test_a_full_disk_stops_cleanly_and_the_budget_frees_the_oldest(
         finally:
             archive.drain(stopping=True)
             cam.close()
-            archive.index.close()
+            archive.index.close_all()
 
 
 def test_a_mark_protects_a_range_instead_of_writing_it_twice(
@@ -607,8 +591,7 @@ def test_joined_segments_are_one_mp4_copied_byte_for_byte(
     other = make_h264_file(tmp_path / "big.mp4", width=640, height=360, seconds=4, fps=FPS)
     cam2 = camera(name="cho", archive=cam.archive)
     cam2.run(10)
-    cam2.source = other
-    cam2.reconnect()
+    cam2.reconnect(other)
     cam2.run(10)
     cam.archive.drain(stopping=True)
     rows2 = cam.archive.index.segments("cho")

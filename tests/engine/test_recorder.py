@@ -34,7 +34,7 @@ from custom_components.anninh.engine.recorder import (
 )
 from custom_components.anninh.engine.source import StreamSource
 from custom_components.anninh.engine.stream import Backoff, StreamReader, StreamState
-from tests.media import make_h264_file
+from tests.media import LoopingFile, make_h264_file
 
 FPS = 15
 GOP_S = 1.0  # tests.media default: one key frame a second
@@ -62,28 +62,17 @@ class Feed:
     hands packets to `target`, advancing `clock` by one frame per packet ('instant' arrival)."""
 
     def __init__(self, path: Path, clock: FakeClock, target: Callable[[av.Packet], Any]) -> None:
-        self.container = av.open(str(path))
-        self.stream = self.container.streams.video[0]
+        self.file = LoopingFile(path)
         self.clock = clock
         self.target = target
-        self._packets: Iterator[av.Packet] = iter(())
-
-    def _next(self) -> av.Packet:
-        for _ in range(2):
-            for packet in self._packets:
-                if packet.size:
-                    return packet
-            self.container.seek(0)
-            self._packets = self.container.demux(self.stream)
-        raise AssertionError("no packets")
 
     def seconds(self, seconds: float) -> None:
         for _ in range(round(seconds * FPS)):
             self.clock.now += 1 / FPS
-            self.target(self._next())
+            self.target(self.file.next())
 
     def close(self) -> None:
-        self.container.close()
+        self.file.close()
 
 
 @pytest.fixture

@@ -232,6 +232,7 @@ class ArchiveIndex:
         self.root = Path(root)
         self.path = self.root / INDEX_NAME
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []  # every thread's, for `close_all`
         self.lock = threading.RLock()  # writes (SQLite serialises them too; this avoids BUSY)
         self.missing = not self.path.exists()  # to be rebuilt from the files (`rebuild`)
         try:
@@ -248,10 +249,14 @@ class ArchiveIndex:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
+            with self.lock:
+                self._connections.append(db)
         return db
 
     def close(self) -> None:
@@ -260,6 +265,16 @@ class ArchiveIndex:
         if db is not None:
             db.close()
             self._local.db = None
+            with self.lock:
+                self._connections.remove(db)
+
+    def close_all(self) -> None:
+        """Close every thread's connection (when the station stops); used again, it reopens."""
+        with self.lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for db in connections:
+            db.close()
 
     # -- writes --------------------------------------------------------------------------
     def put_segment(self, row: SegmentRow) -> None:
@@ -353,11 +368,6 @@ class ArchiveIndex:
             for moment in row
         }
         return sorted(found, reverse=True)
-
-    def cameras(self) -> list[str]:
-        """Cameras with segments."""
-        rows = self._db().execute("SELECT DISTINCT camera FROM segments").fetchall()
-        return sorted(camera for (camera,) in rows)
 
     def extent(self, camera: str) -> tuple[float, float] | None:
         """The oldest start and newest end of a camera's video."""
@@ -1038,7 +1048,9 @@ class Archive:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-            return not self._thread.is_alive()
+            if self._thread.is_alive():
+                return False
+        self.index.close_all()
         return True
 
     def add_camera(
@@ -1221,13 +1233,6 @@ class Archive:
             if not any(path.parent.glob("*.mp4")):
                 shutil.rmtree(path.parent)
         return size
-
-    def days_held(self, camera: str, now: float | None = None) -> float:
-        """Days of video the camera has now (oldest segment to now)."""
-        extent = self.index.extent(camera)
-        if extent is None:
-            return 0.0
-        return max(0.0, ((self.wallclock() if now is None else now) - extent[0]) / 86400)
 
 
 # ---------------------------------------------------------------------------------- cutting
