@@ -8,6 +8,7 @@ own data (name, recordings folder) reloads the entry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -85,10 +86,12 @@ class Station:
         return archive
 
     def _archive_problem_from_thread(self, folder: str, problem: Problem | None) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_archive_problem, folder, problem)
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: HA has stopped
+            self.hass.loop.call_soon_threadsafe(self._async_archive_problem, folder, problem)
 
     def _swept_from_thread(self, result: SweepResult) -> None:
-        self.hass.loop.call_soon_threadsafe(self._async_swept, result)
+        with contextlib.suppress(RuntimeError):
+            self.hass.loop.call_soon_threadsafe(self._async_swept, result)
 
     def archive_index(self) -> ArchiveIndex:
         """The 24/7 recorder's index (raises `RuntimeError` before start or after stop)."""
