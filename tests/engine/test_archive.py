@@ -19,6 +19,7 @@ import pytest
 from custom_components.anninh.engine import fmp4
 from custom_components.anninh.engine.archive import (
     INDEX_NAME,
+    MAX_QUEUED,
     MOTION_POST_ROLL,
     Archive,
     ArchiveIndex,
@@ -598,3 +599,21 @@ def test_joined_segments_are_one_mp4_copied_byte_for_byte(
     assert len(rows2) == 2
     with pytest.raises(fmp4.NotJoinable):
         fmp4.plan(((cam.archive.root / r.path, r.start) for r in rows2), 0, math.inf)
+
+
+def test_a_writer_far_behind_drops_the_queue_and_leaves_a_gap(
+    camera: Callable[..., Camera], clock: Clock
+) -> None:
+    cam = camera()
+    cam.run(10)
+    cam.run(110, drain=False)  # 1650 packets queued: past MAX_QUEUED the queue is dropped
+    assert cam.cam.overflows == 1
+    assert len(cam.cam.queue) < MAX_QUEUED
+    cam.run(5)
+    cam.archive.drain(stopping=True)
+    rows = cam.archive.index.segments("nga_ba")
+    assert len(rows) == 2
+    timeline = cam.archive.index.timeline("nga_ba", rows[0].start, rows[1].end)
+    [gap] = timeline.gaps
+    assert 95 <= gap.end - gap.start <= 101  # what was dropped is a gap, not a jump in a file
+    assert decoded_frames(cam.archive.root / rows[1].path) >= 14 * FPS

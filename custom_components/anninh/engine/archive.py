@@ -22,9 +22,11 @@ rebuilds it from the segments (demuxed) and the motion logs on a thread beside t
 start `Archive.recover` first completes the rows of segments that were open when the process died
 (their files cut back to the last complete fragment).
 
-One writer thread per station (`Archive`) drains every camera's queue each `DRAIN_SECONDS`, so
-sixty cameras cost one thread and a few wake-ups a second, not one per packet. The reader thread
-only appends a `BufferedPacket` to a deque while the camera is armed (`CameraArchive.feed`).
+`WRITERS` writer threads per station (`Archive`), each with its share of the cameras, drain the
+cameras' queues each `DRAIN_SECONDS`: sixty cameras cost four threads and a few wake-ups a second,
+not a thread each or a wake-up per packet. The reader thread only appends a `BufferedPacket` to a
+deque while the camera is armed (`CameraArchive.feed`); a queue the writers cannot keep up with
+is dropped past `MAX_QUEUED` packets (memory first; the index shows the gap).
 
 Modes (`CameraArchive.mode`): ``continuous`` is always armed; ``motion`` is armed from the
 pre-event seconds before motion (taken from the ring) until `post_roll` after it, and while a mark
@@ -97,6 +99,9 @@ SEGMENT_SECONDS = 60.0
 FRAGMENT_SECONDS = 1.0
 FSYNC_SECONDS = 2.0
 DRAIN_SECONDS = 0.25
+WRITERS = 4  # writer threads of a station: muxing waits for the interpreter lock at each packet,
+# and with 120 reader threads one writer got too little of it to keep up with 60 cameras
+MAX_QUEUED = 1500  # packets (a minute at 25 fps): past that a camera's queue is dropped, a gap
 GAP_SECONDS = 3.0  # a pause in packets this long ends the segment: the index shows a gap
 MOTION_POST_ROLL = 10.0
 SPACE_CHECK_SECONDS = 10.0
@@ -645,6 +650,9 @@ class CameraArchive:
         self.bytes_received = 0
         self._bytes_closed = 0  # of segments closed
         self.closed = False
+        self.shard = 0  # the writer thread that drains it
+        self.overflows = 0  # times the queue was dropped (reader thread)
+        self._overflows_seen = 0
         self._mark: _Mark | None = None
         self.on_mark_finished: Callable[[ClipInfo], None] | None = None
 
@@ -659,6 +667,9 @@ class CameraArchive:
         """A packet the ring has just buffered."""
         self.bytes_received += len(pkt.data)
         if pkt.mono <= self._armed_until and not self.closed:
+            if len(self.queue) >= MAX_QUEUED:  # the writer is far behind: memory comes first
+                self.queue.clear()
+                self.overflows += 1
             self.queue.append(pkt)
             self._last_queued = pkt.mono
 
@@ -799,6 +810,11 @@ class CameraArchive:
         if self.problem is not None and now_mono < self._retry_at:
             self.queue.clear()
             return rows
+        if self.overflows != self._overflows_seen:  # packets were dropped: a gap
+            self._overflows_seen = self.overflows
+            _LOGGER.warning("Camera %s: 24/7 recording fell behind, a gap was left", self.camera)
+            if self._file is not None:
+                rows += self._close()
         while self.queue:
             pkt = self.queue.popleft()
             current = self._file
@@ -993,21 +1009,31 @@ class Archive:
         self.cameras: dict[str, CameraArchive] = {}
         self.fsyncs = 0
         self.files_opened = 0
-        self._removed: queue.SimpleQueue[CameraArchive] = queue.SimpleQueue()
+        self._removed: list[queue.SimpleQueue[CameraArchive]] = [
+            queue.SimpleQueue() for _ in range(WRITERS)
+        ]
+        self._index_guard = threading.Lock()  # the index backlog, shared by the writers
         self._motion: queue.SimpleQueue[tuple[str, float, float]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._space_wanted = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._next_space_check = 0.0
         self._index_backlog: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._next_shard = 0
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Recover segments a crash left open, start the writer thread, and rebuild a lost
         index beside it (recording does not wait for that)."""
         self.recover()
-        self._thread = threading.Thread(target=self._run, name="anninh-archive", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(shard,), name=f"anninh-archive-{shard}", daemon=True
+            )
+            for shard in range(WRITERS)
+        ]
+        for thread in self._threads:
+            thread.start()
         if self.index.missing:
             threading.Thread(
                 target=self._rebuild, name="anninh-archive-rebuild", daemon=True
@@ -1046,10 +1072,11 @@ class Archive:
     def stop(self, timeout: float = 10.0) -> bool:
         """Write what is queued, close every segment; True if done within `timeout`."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                return False
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            return False
         self.index.close_all()
         return True
 
@@ -1063,6 +1090,8 @@ class Archive:
     ) -> CameraArchive:
         """Start recording a camera (its `feed` goes into the ring's listener)."""
         cam = CameraArchive(self, camera, ring, mode, wall, post_roll)
+        cam.shard = self._next_shard
+        self._next_shard = (self._next_shard + 1) % WRITERS
         old = self.cameras.get(camera)
         if old is not None:
             self.remove_camera(old)
@@ -1074,7 +1103,7 @@ class Archive:
         cam.closed = True
         if self.cameras.get(cam.camera) is cam:
             del self.cameras[cam.camera]
-        self._removed.put(cam)
+        self._removed[cam.shard].put(cam)
 
     def add_motion(self, camera: str, start: float, end: float) -> None:
         """A motion interval (any thread): into the index and the day's motion log."""
@@ -1085,31 +1114,36 @@ class Archive:
         self._space_wanted.set()
 
     # -- writer thread --------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, shard: int) -> None:
         while True:
             stopping = self._stop.wait(DRAIN_SECONDS)
             try:
-                self.drain(stopping)
+                self.drain(stopping, shard)
             except Exception:  # a bug: log it and keep recording the other cameras
                 _LOGGER.exception("24/7 recorder: unexpected error")
             if stopping:
                 break
         self.index.close()
 
-    def drain(self, stopping: bool = False) -> None:
-        """One pass of the writer (its thread calls it every `DRAIN_SECONDS`)."""
+    def drain(self, stopping: bool = False, shard: int | None = None) -> None:
+        """One pass of a writer over its cameras (`shard`; all when None), every
+        `DRAIN_SECONDS`; the first writer also does the index's, motion's and disk's chores."""
         now = self.clock()
         rows: list[SegmentRow] = []
         for cam in list(self.cameras.values()):
-            rows += cam.drain(now)
-            if stopping:
-                rows += cam.finish()
-        while not self._removed.empty():
-            cam = self._removed.get()
-            rows += cam.drain(now) + cam.finish()
-        self._retry_index()
+            if shard is None or cam.shard == shard:
+                rows += cam.drain(now)
+                if stopping:
+                    rows += cam.finish()
+        for number, removed in enumerate(self._removed):
+            while (shard is None or number == shard) and not removed.empty():
+                cam = removed.get()
+                rows += cam.drain(now) + cam.finish()
         if rows:
             self.write_index(self.index.put_segments, rows)
+        if shard not in (None, 0):
+            return
+        self._retry_index()
         while not self._motion.empty():
             camera, lo, hi = self._motion.get()
             self.write_index(self.index.add_motion, camera, lo, hi)
@@ -1122,17 +1156,19 @@ class Archive:
 
     def write_index(self, write: Callable[..., None], *args: Any) -> None:
         """Write to the index; on a full disk keep the write for the next pass (in order)."""
-        if self._index_backlog:
-            self._index_backlog.append((write, args))
-            return
-        try:
-            write(*args)
-        except sqlite3.OperationalError as err:
-            _LOGGER.warning("Archive index not writable (%s): will retry", err)
-            self._index_backlog.append((write, args))
+        with self._index_guard:
+            if self._index_backlog:
+                self._index_backlog.append((write, args))
+                return
+            try:
+                write(*args)
+            except sqlite3.OperationalError as err:
+                _LOGGER.warning("Archive index not writable (%s): will retry", err)
+                self._index_backlog.append((write, args))
 
     def _retry_index(self) -> None:
-        backlog, self._index_backlog = self._index_backlog, []
+        with self._index_guard:
+            backlog, self._index_backlog = self._index_backlog, []
         for write, args in backlog:
             self.write_index(write, *args)
 
