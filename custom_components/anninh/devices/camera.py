@@ -287,33 +287,27 @@ class CameraDevice(Device):
         if problem is None:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
+        self._async_storage_issue(issue_id, f"archive_{problem.value}")
+
+    @callback
+    def _async_storage_problem(self, problem: Problem) -> None:
+        _LOGGER.error("Camera %s: a clip could not be stored (%s)", self.config.name, problem)
+        self._async_storage_issue(storage_issue_id(self.subentry_id), f"recording_{problem.value}")
+
+    @callback
+    def _async_storage_issue(self, issue_id: str, translation_key: str) -> None:
+        """A repair issue about the recordings folder (a full disk, a folder not writable)."""
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=f"archive_{problem.value}",
+            translation_key=translation_key,
             translation_placeholders={
                 "camera": self.config.name,
                 "folder": str(self.settings.recordings_dir),
                 "min_free": str(self.settings.min_free_gb),
-            },
-        )
-
-    @callback
-    def _async_storage_problem(self, problem: Problem) -> None:
-        _LOGGER.error("Camera %s: a clip could not be stored (%s)", self.config.name, problem)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            storage_issue_id(self.subentry_id),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=f"recording_{problem.value}",
-            translation_placeholders={
-                "camera": self.config.name,
-                "folder": str(self.settings.recordings_dir),
             },
         )
 
