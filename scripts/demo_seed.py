@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,75 @@ PLACES = {
     "camera": {"latitude": 20.8441, "longitude": 106.6903},
     "bell": {"latitude": 20.8427, "longitude": 106.6870},
 }
+# More cameras for the console's wall, made from the same footage by ffmpeg (mirrored, cropped,
+# and a small copy as the first camera's sub-stream), and one whose file is taken away once it is
+# added, so the wall shows an offline camera with its donor to call.
+VARIANTS = {
+    "traffic_small.mp4": "scale=352:288",
+    "traffic_mirrored.mp4": "hflip",
+    "traffic_crop.mp4": "crop=480:360:200:180",
+    "traffic_school.mp4": "hflip,crop=480:360:0:0",
+}
+MORE_CAMERAS = [
+    {
+        "name": "Cổng chợ Đông",
+        "address": "Cổng chợ Đông, thôn Đông",
+        "location": {"latitude": 20.8452, "longitude": 106.6889},
+        "donor_name": "Hộ bà Trần Thị Bình",
+        "file": "traffic_mirrored.mp4",
+    },
+    {
+        "name": "Cầu thôn Tây",
+        "address": "Đầu cầu thôn Tây",
+        "location": {"latitude": 20.8433, "longitude": 106.6848},
+        "donor_name": "Quán cà phê Hoa Sữa",
+        "file": "traffic_crop.mp4",
+    },
+    {
+        "name": "Trường tiểu học",
+        "address": "Cổng trường tiểu học xã",
+        "location": {"latitude": 20.8461, "longitude": 106.6911},
+        "donor_name": "Hộ ông Lê Văn Cường",
+        "donor_phone": "0912 345 678",
+        "file": "traffic_school.mp4",
+        "gone": True,  # removed after the flow probed it: the camera goes offline
+    },
+]
+
+
+def make_variants(media: Path) -> None:
+    """The demo's extra footage, made once from demo/traffic_sequence.mp4."""
+    source = media / "traffic_sequence.mp4"
+    for name, video_filter in VARIANTS.items():
+        target = media / name
+        if target.exists():
+            continue
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-vf",
+                video_filter,
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-bf",
+                "0",
+                "-g",
+                "30",
+                "-an",
+                str(target.with_suffix(".tmp.mp4")),
+            ],
+            check=True,
+        )
+        target.with_suffix(".tmp.mp4").rename(target)
+
+
 # A Vietnamese station: HA itself speaks Vietnamese (device models, logbook, clip titles).
 CORE_CONFIG = {
     "language": "vi",
@@ -223,6 +293,7 @@ async def offline_voice(session: aiohttp.ClientSession, token: str) -> str:
 
 async def main(config: Path) -> None:
     """Onboard, then add the demo station and its devices."""
+    make_variants(config / "media")
     async with aiohttp.ClientSession() as session:
         await wait_until_up(session)
         token = await onboard(session)
@@ -268,9 +339,23 @@ async def main(config: Path) -> None:
                 "address": "Ngã tư đường 208, thôn Đông",
                 "location": PLACES["camera"],
                 "donor_name": "Hộ ông Nguyễn Văn An",
+                "donor_phone": "0987 654 321",
                 "stream_url": str(config / "media" / "traffic_sequence.mp4"),
+                "sub_stream_url": str(config / "media" / "traffic_small.mp4"),
             },
         )
+        for camera in MORE_CAMERAS:
+            path = config / "media" / str(camera["file"])
+            fields = {k: v for k, v in camera.items() if k not in ("file", "gone")}
+            await flow(
+                session,
+                token,
+                "subentries/flow",
+                [entry_id, "camera"],
+                {**fields, "stream_url": str(path)},
+            )
+            if camera.get("gone"):
+                path.unlink()
         ids = await subentry_ids(session, token, entry_id)
         bell = await flow(
             session,
@@ -291,8 +376,7 @@ async def main(config: Path) -> None:
         webhook_id = bell["shown"]["url"].rsplit("/", 1)[1]
         (config / "demo-bell-url.txt").write_text(f"{BASE}/api/webhook/{webhook_id}\n")
         await bell_automation(session, token)
-        await call(session, token, "anninh/create_dashboard", {})
-    print("[develop] demo station seeded: 1 camera, 1 bell, 1 loudspeaker")
+    print(f"[develop] demo station seeded: {1 + len(MORE_CAMERAS)} cameras, 1 bell, 1 loudspeaker")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,7 @@ async def test_a_bell_marks_a_range_and_any_range_is_exported(
             "start": dt_util.utc_from_timestamp(start).isoformat(),
             "end": dt_util.utc_from_timestamp(end).isoformat(),
             "case_number": "VV-2026/12",
+            "reason": "Va chạm giao thông",
         },
         blocking=True,
         return_response=True,
@@ -155,10 +156,12 @@ async def test_a_bell_marks_a_range_and_any_range_is_exported(
     assert result is not None
     [export] = result["exports"]  # type: ignore[misc]
     zip_path = Path(export["path"])
+    assert export["download"] == f"/api/anninh/export/{entry.entry_id}/{zip_path.name}"
     report = await hass.async_add_executor_job(verify, zip_path)
     assert report.ok, report.problems
     with zipfile.ZipFile(zip_path) as archive_zip:
         manifest = json.loads(archive_zip.read("manifest.json"))
+        assert (manifest["case_number"], manifest["reason"]) == ("VV-2026/12", "Va chạm giao thông")
         [entry_range] = manifest["ranges"]
         assert entry_range["gaps"] == []
         video = archive_zip.read(entry_range["file"])

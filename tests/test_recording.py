@@ -428,7 +428,7 @@ async def test_media_browser_bad_identifiers(
     assert empty.children == []
 
 
-async def test_only_the_dashboard_offer_is_fixable(hass: HomeAssistant) -> None:
+async def test_only_the_folder_issue_is_fixable(hass: HomeAssistant) -> None:
     """Any other issue id has no fix flow."""
     from custom_components.anninh.repairs import async_create_fix_flow
 

@@ -124,6 +124,7 @@ class AlarmSensor(AnNinhBellEntity, BinarySensorEntity, RestoreEntity):
             "pressed_at": press.at.isoformat() if press else None,
             "acknowledged_by": self.device.acknowledged_by,
             "acknowledged_at": acknowledged_at.isoformat() if acknowledged_at else None,
+            "acknowledged_note": self.device.acknowledged_note,
         }
 
 

@@ -19,6 +19,9 @@ EVENT_ALARM_ACKNOWLEDGED: Final = "anninh_alarm_acknowledged"
 EVENT_RECORDING_FINISHED: Final = "anninh_recording_finished"
 EVENT_ANNOUNCEMENT: Final = "anninh_announcement"
 
+# Dispatcher signal: a station's devices were added, removed or replaced (the console follows).
+SIGNAL_DEVICES_CHANGED: Final = f"{DOMAIN}_devices_changed"
+
 
 def unique_id(subentry_id: str, key: str) -> str:
     """The unique id of a device's entity `key`."""

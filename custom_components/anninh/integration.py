@@ -18,8 +18,8 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from .blueprints import async_install_blueprints
+from .console import async_setup_console
 from .const import CONF_FOLDER, CONF_RECORDINGS_DIR, DOMAIN, SUBENTRY_CAMERA
-from .dashboard import async_setup_dashboard
 from .engine.storage import camera_folder, move_camera_clips, slugify
 from .folders import hidden_twin, is_writable, visible_in_my_media
 from .ids import visible_folder_issue_id
@@ -46,11 +46,11 @@ PLATFORMS: list[Platform] = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, and install the blueprints."""
+    """Register the actions and the console once, and install the blueprints."""
     async_setup_services(hass)
     async_register_views(hass)
     await async_install_blueprints(hass)
-    await async_setup_dashboard(hass)
+    await async_setup_console(hass)
     return True
 
 

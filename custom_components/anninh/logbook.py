@@ -88,11 +88,13 @@ def describe_bell_pressed(hass: HomeAssistant, event: Event) -> dict[str, Any]:
 def describe_alarm_acknowledged(hass: HomeAssistant, event: Event) -> dict[str, Any]:
     """`anninh_alarm_acknowledged`: alarm at <bell> acknowledged by <user>."""
     data = event.data
-    user = data.get("user") or ""
+    user, note = data.get("user") or "", data.get("note") or ""
     if _vietnamese(hass):
         text = "báo động đã được xác nhận" + (f" bởi {user}" if user else "")
+        text += f': "{note}"' if note else ""
     else:
         text = "alarm acknowledged" + (f" by {user}" if user else "")
+        text += f': "{note}"' if note else ""
     return {
         LOGBOOK_ENTRY_NAME: data.get("name") or DOMAIN,
         LOGBOOK_ENTRY_MESSAGE: text,

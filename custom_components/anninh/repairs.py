@@ -1,4 +1,4 @@
-"""Repair flows: create the dashboard; hide a recordings folder that My media shows."""
+"""Repair flow: hide a recordings folder that My media shows."""
 
 from __future__ import annotations
 
@@ -10,20 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult
 
 from .const import CONF_RECORDINGS_DIR, DOMAIN
-from .dashboard import OFFER_ISSUE_ID, async_create_dashboard
 from .folders import hidden_twin
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class CreateDashboardFlow(ConfirmRepairFlow):
-    """Confirm, then create the duty officer's dashboard."""
-
-    async def async_step_confirm(self, user_input: dict[str, str] | None = None) -> FlowResult:
-        """On confirmation, create it."""
-        if user_input is not None:
-            await async_create_dashboard(self.hass)
-        return await super().async_step_confirm(user_input)
 
 
 class HideRecordingsFlow(ConfirmRepairFlow):
@@ -69,9 +58,7 @@ class HideRecordingsFlow(ConfirmRepairFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The dashboard offer, or a station's folder shown in My media."""
-    if issue_id == OFFER_ISSUE_ID:
-        return CreateDashboardFlow()
+    """A station's folder shown in My media."""
     if issue_id.startswith("recordings_in_my_media_") and data and data.get("entry_id"):
         return HideRecordingsFlow(str(data["entry_id"]))
     raise ValueError(issue_id)

@@ -1,7 +1,7 @@
 """The station's actions, all registered here once for the integration (in `async_setup`).
 
 `announce` (its orchestration lives in `announce.py`), `record`, `snapshot`, `mark_evidence`,
-`export_evidence` and `create_dashboard`. Targets are resolved by `targets.py` for every action.
+and `export_evidence`. Targets are resolved by `targets.py` for every action.
 Everything that touches the disk runs in a worker thread; failures raise translated errors and
 leave existing clips alone.
 """
@@ -30,8 +30,8 @@ from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 
 from .announce import ANNOUNCE_SCHEMA, SERVICE_ANNOUNCE, async_announce
+from .console import export_url
 from .const import DOMAIN, MAX_PRE_EVENT_SECONDS
-from .dashboard import async_create_dashboard
 from .devices.camera import CameraDevice
 from .engine.archive import Member, NothingToCut, cut_evidence
 from .engine.evidence import ExportResult, export_evidence
@@ -100,7 +100,8 @@ EXPORT_SCHEMA = vol.Schema(
         vol.Optional(ATTR_CLIP_IDS): vol.All(cv.ensure_list, [cv.string], vol.Length(min=1)),
         vol.Optional(ATTR_START): cv.datetime,
         vol.Optional(ATTR_END): cv.datetime,
-        vol.Optional(ATTR_CASE_NUMBER): cv.string,
+        vol.Optional(ATTR_CASE_NUMBER): vol.All(cv.string, vol.Length(max=64)),
+        vol.Optional(ATTR_REASON, default=""): vol.All(cv.string, vol.Length(max=500)),
     }
 )
 
@@ -266,7 +267,13 @@ def _plan_of_clips(stations: list[Station], clip_ids: list[str]) -> dict[Station
 
 
 def _write_export(
-    station: Station, plan: _ExportPlan, dest: Path, exporter: str, tz: tzinfo
+    station: Station,
+    plan: _ExportPlan,
+    dest: Path,
+    exporter: str,
+    tz: tzinfo,
+    case_number: str,
+    reason: str,
 ) -> ExportResult:
     """Cut the ranges and write the ZIP (blocking); raises `NothingToCut` if it holds nothing."""
     root = station.settings.recordings_dir
@@ -306,6 +313,8 @@ def _write_export(
             exporter=exporter,
             extra=extra,
             ranges=ranges,
+            case_number=case_number,
+            reason=reason,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -368,7 +377,7 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
         try:
             await hass.async_add_executor_job(partial(folder.mkdir, parents=True, exist_ok=True))
             result = await hass.async_add_executor_job(
-                _write_export, station, plan, dest, exporter, tz
+                _write_export, station, plan, dest, exporter, tz, case, call.data[ATTR_REASON]
             )
         except NothingToCut as err:
             raise ServiceValidationError(
@@ -390,6 +399,7 @@ async def _async_export_evidence(call: ServiceCall) -> ServiceResponse:
         exports.append(
             {
                 "path": str(result.path),
+                "download": export_url(station.entry.entry_id, result.path),
                 "sha256": result.sha256,
                 "clips": clip_list,
                 "ranges": [entry["file"] for entry in result.ranges],
@@ -406,16 +416,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def announce(call: ServiceCall) -> ServiceResponse:
         return await async_announce(hass, call)
 
-    async def create_dashboard(call: ServiceCall) -> ServiceResponse:
-        return {"url_path": await async_create_dashboard(hass)}
-
     for name, handler, schema in (
         (SERVICE_ANNOUNCE, announce, ANNOUNCE_SCHEMA),
         ("record", _async_record, RECORD_SCHEMA),
         ("snapshot", _async_snapshot, SNAPSHOT_SCHEMA),
         ("mark_evidence", _async_mark_evidence, MARK_SCHEMA),
         ("export_evidence", _async_export_evidence, EXPORT_SCHEMA),
-        ("create_dashboard", create_dashboard, None),
     ):
         hass.services.async_register(
             DOMAIN, name, handler, schema, supports_response=SupportsResponse.OPTIONAL

@@ -18,6 +18,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
 from .const import DOMAIN, MANUFACTURER
@@ -25,7 +26,7 @@ from .devices.base import Device
 from .devices.camera import CameraDevice
 from .engine.archive import Archive, ArchiveIndex, SweepResult, protections_of
 from .engine.storage import Problem, SweepReport, retention_sweep
-from .ids import disk_issue_id
+from .ids import SIGNAL_DEVICES_CHANGED, disk_issue_id
 from .kinds import KINDS, device_config, device_model, station_model
 from .models import StationSettings
 
@@ -51,6 +52,7 @@ class Station:
         self._data_snapshot = dict(entry.data)
         self._lock = asyncio.Lock()
         self.archive: Archive | None = None
+        self.running = False  # from the end of `async_start` to the start of `async_stop`
 
     # -- lifecycle -------------------------------------------------------------------------
     async def async_start(self) -> None:
@@ -65,6 +67,8 @@ class Station:
         self.archive = await self.hass.async_add_executor_job(self._start_archive)
         for subentry in self.entry.subentries.values():
             await self._async_add_device(subentry)
+        self.running = True
+        async_dispatcher_send(self.hass, SIGNAL_DEVICES_CHANGED)
         self.entry.async_on_unload(
             async_track_time_interval(self.hass, self._async_retention_job, RETENTION_INTERVAL)
         )
@@ -158,6 +162,9 @@ class Station:
     async def async_stop(self) -> None:
         """Stop every device (at once, each in its own task); on unload and when HA stops."""
         devices, self.devices = list(self.devices.values()), {}
+        if self.running:
+            self.running = False
+            async_dispatcher_send(self.hass, SIGNAL_DEVICES_CHANGED)
         await asyncio.gather(*(device.async_stop() for device in devices))
         if self.archive is not None:
             await self.hass.async_add_executor_job(self.archive.stop)
@@ -198,6 +205,7 @@ class Station:
                 elif device_config(subentry) != device.config:
                     await self._async_remove_device(subentry.subentry_id)
                     await self._async_add_device(subentry)
+        async_dispatcher_send(hass, SIGNAL_DEVICES_CHANGED)
 
     async def _async_add_device(self, subentry: ConfigSubentry) -> None:
         config = device_config(subentry)

@@ -55,6 +55,18 @@ class Device:
         """Runtime facts for diagnostics (no configuration: the entry's, redacted, has that)."""
         return {}
 
+    def as_console(self) -> dict[str, Any]:
+        """What the duty officer's console shows of the device (kinds add their own)."""
+        config = self.config
+        return {
+            "id": self.subentry_id,
+            "kind": self.kind,
+            "name": config.name,
+            "address": config.address,
+            "latitude": config.latitude,
+            "longitude": config.longitude,
+        }
+
     async def async_start(self) -> None:
         """Start whatever the device needs running (streams, listeners)."""
 

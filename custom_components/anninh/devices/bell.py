@@ -136,6 +136,7 @@ class BellDevice(Device):
         self.last_press: Press | None = None
         self.acknowledged_by: str | None = None
         self.acknowledged_at: datetime | None = None
+        self.acknowledged_note: str | None = None
         self.connected = True
         self.last_signal: datetime | None = None
         self._last_seen: dict[str, float] = {}
@@ -232,7 +233,7 @@ class BellDevice(Device):
         self.last_press = press
         if kind in ALARM_TYPES:
             self.alarm_active = True
-            self.acknowledged_by = self.acknowledged_at = None
+            self.acknowledged_by = self.acknowledged_at = self.acknowledged_note = None
             self._save()
         config = self.config
         self.hass.bus.async_fire(
@@ -255,8 +256,9 @@ class BellDevice(Device):
         return True
 
     @callback
-    def async_acknowledge(self, user: str | None) -> None:
-        """Someone took charge: the alarm clears, who and when are kept, the notice goes.
+    def async_acknowledge(self, user: str | None, note: str | None = None) -> None:
+        """Someone took charge: the alarm clears, who, when and their note are kept (and
+        logged), the notice goes.
 
         The bell blueprint's default notice (`persistent_notification.create`) carries the id
         `alarm_notification_id(<bell's device id>)`; the blueprint itself clears a phone's
@@ -265,6 +267,7 @@ class BellDevice(Device):
         self.alarm_active = False
         self.acknowledged_by = user
         self.acknowledged_at = dt_util.utcnow()
+        self.acknowledged_note = note or None
         self._save()
         device = dr.async_get(self.hass).async_get_device(identifiers={(DOMAIN, self.subentry_id)})
         if device is not None:
@@ -276,6 +279,7 @@ class BellDevice(Device):
                 "name": self.config.name,
                 "address": self.config.address,
                 "user": user,
+                "note": self.acknowledged_note,
                 "entity_id": self.entity_id("alarm"),
             },
         )
@@ -294,6 +298,7 @@ class BellDevice(Device):
                 else None,
                 "acknowledged_by": self.acknowledged_by,
                 "acknowledged_at": acknowledged_at.isoformat() if acknowledged_at else None,
+                "acknowledged_note": self.acknowledged_note,
             },
         )
 
@@ -307,6 +312,7 @@ class BellDevice(Device):
         self.acknowledged_by = record.get("acknowledged_by")
         acknowledged_at = record.get("acknowledged_at")
         self.acknowledged_at = dt_util.parse_datetime(acknowledged_at) if acknowledged_at else None
+        self.acknowledged_note = record.get("acknowledged_note")
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Alarm state and the last signal (no webhook id: that is a secret)."""
@@ -314,6 +320,25 @@ class BellDevice(Device):
         return {
             "alarm_active": self.alarm_active,
             "last_press": {"type": press.type, "at": press.at.isoformat()} if press else None,
+            "connected": self.connected,
+            "last_signal": self.last_signal.isoformat() if self.last_signal else None,
+        }
+
+    def as_console(self) -> dict[str, Any]:
+        """The alarm as the console shows it (from HA, so a reloaded page still has it)."""
+        config, press = self.config, self.last_press
+        acknowledged_at = self.acknowledged_at
+        return {
+            **super().as_console(),
+            "entity_id": self.entity_id("alarm"),
+            "priority": config.priority,
+            "linked_cameras": list(config.linked_cameras),
+            "alarm": self.alarm_active,
+            "press_type": press.type if press else None,
+            "pressed_at": press.at.isoformat() if press else None,
+            "acknowledged_by": self.acknowledged_by,
+            "acknowledged_at": acknowledged_at.isoformat() if acknowledged_at else None,
+            "acknowledged_note": self.acknowledged_note,
             "connected": self.connected,
             "last_signal": self.last_signal.isoformat() if self.last_signal else None,
         }

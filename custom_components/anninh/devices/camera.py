@@ -55,6 +55,7 @@ class CameraDevice(Device):
         self.recorder: Recorder | None = None
         self.main_reader: StreamReader | None = None  # only when a sub-stream is analysed
         self.live: LiveRelay | None = None  # WebRTC viewers of the main stream
+        self.sub_live: LiveRelay | None = None  # of the sub-stream, when there is one (tiles)
         self.last_clip: ClipInfo | None = None
         self.archive: Archive | None = None  # the station's 24/7 recorder, set before start
         self.archive_camera: CameraArchive | None = None  # None in ``events`` mode
@@ -114,6 +115,9 @@ class CameraDevice(Device):
             on_packet=None if has_sub_stream else self.recorder.on_packet,
         )
         if has_sub_stream:
+            # The console's tiles watch the small stream; it keeps its own GOP for joiners.
+            self.sub_live = LiveRelay(f"{config.name} (sub)", self.hass.loop)
+            self.pipeline.reader.on_packet = self.sub_live.on_packet
             self.main_reader = StreamReader(
                 config.main_source,
                 name=f"{config.name} (main)",
@@ -145,8 +149,9 @@ class CameraDevice(Device):
             archive_issue_id(self.subentry_id),
         ):
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        if self.live is not None:
-            await self.live.close()
+        for relay in (self.live, self.sub_live):
+            if relay is not None:
+                await relay.close()
         if self.archive is not None and self.archive_camera is not None:
             self.archive.remove_camera(self.archive_camera)  # its segment is closed
         stoppers: list[Any] = [self.pipeline, self.main_reader, self.recorder]
@@ -178,6 +183,7 @@ class CameraDevice(Device):
             "key_frames_only": health.key_frames_only,
             "main_stream_reader": self.main_reader is not None,
             "live": self.live.stats() if self.live else None,
+            "sub_stream_live": self.sub_live.stats() if self.sub_live else None,
             "motion": self.motion.motion,
             "buffer_seconds": round(stats.seconds, 1) if stats else None,
             "buffer_bytes": stats.bytes if stats else None,
@@ -187,6 +193,26 @@ class CameraDevice(Device):
             if self.archive_camera and (problem := self.archive_camera.problem)
             else None,
             "recorded_days": round(self.recorded_days, 2),
+        }
+
+    def live_relay(self, small: bool) -> LiveRelay | None:
+        """The relay of the sub-stream when `small` and there is one, else of the main stream."""
+        return (self.sub_live or self.live) if small else self.live
+
+    def as_console(self) -> dict[str, Any]:
+        """What the console shows; the donor's phone is for the officer to call when it is down."""
+        config, health = self.config, self.health
+        return {
+            **super().as_console(),
+            "entity_id": entity_id_of(self.hass, "camera", self.subentry_id, "camera"),
+            "folder": self.folder,
+            "donor_name": config.donor_name,
+            "donor_phone": config.donor_phone,
+            "sub_stream": self.sub_live is not None,
+            "state": health.state.value,
+            "since": health.since,
+            "motion": self.motion.motion,
+            "recording_mode": config.recording_mode.value,
         }
 
     # -- recording ---------------------------------------------------------------------------

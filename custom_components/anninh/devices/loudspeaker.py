@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 
+from ..ids import entity_id_of
 from ..models import LoudspeakerConfig, StationSettings
 from .base import Device
 
@@ -26,6 +28,14 @@ class LoudspeakerDevice(Device):
         super().__init__(hass, kind, config, settings)
         self._turn = asyncio.Lock()
         self._waiting: set[AnnouncementKey] = set()
+
+    def as_console(self) -> dict[str, Any]:
+        """The loudspeaker as the announce box lists it."""
+        return {
+            **super().as_console(),
+            "entity_id": entity_id_of(self.hass, "media_player", self.subentry_id, "loudspeaker"),
+            "language": self.config.language,
+        }
 
     @contextlib.asynccontextmanager
     async def async_turn(self, key: AnnouncementKey) -> AsyncIterator[bool]:

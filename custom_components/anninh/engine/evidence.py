@@ -10,6 +10,7 @@ verify a ZIP.
 plus ``manifest.json``::
 
     {"format": "anninh-evidence/1", "station": ..., "exporter": ..., "exported_at": UTC ISO 8601,
+     "case_number": ..., "reason": ... (when given),
      "clips": [clip ids], "files": [{"name": "cam/2025-03-14/071502_bell.mp4",
                                       "size": 123, "sha256": "..."}, ...],
      "ranges": [{"camera", "camera_id", "requested": {start, end}, "start", "end", "file",
@@ -101,6 +102,8 @@ def export_evidence(
     now: datetime | None = None,
     extra: Sequence[tuple[str, Any]] = (),
     ranges: Sequence[dict[str, Any]] = (),
+    case_number: str = "",
+    reason: str = "",
 ) -> ExportResult:
     """Write an evidence ZIP of `clips` (clip ids under `root`); see the module docstring.
 
@@ -157,6 +160,8 @@ def export_evidence(
                     "station": station,
                     "exporter": exporter,
                     "exported_at": _utc_iso(now or datetime.now(UTC)),
+                    **({"case_number": case_number} if case_number else {}),
+                    **({"reason": reason} if reason else {}),
                     "clips": ids,
                     **({"ranges": list(ranges)} if ranges else {}),
                     "files": files,
