@@ -29,14 +29,15 @@ from typing import Any, Final
 
 import voluptuous as vol
 from aiohttp import web
-from homeassistant.components import frontend, panel_custom, websocket_api
+from homeassistant.components import frontend, websocket_api
 from homeassistant.components.http import StaticPathConfig
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.const import ERR_NOT_FOUND
 from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.const import EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_call_later
@@ -129,17 +130,32 @@ async def async_setup_console(hass: HomeAssistant) -> None:
     await hass.http.async_register_static_paths(
         [StaticPathConfig(STATIC_URL, str(FRONTEND_DIR), cache_headers=True)]
     )
-    title = PANEL_TITLES["vi" if hass.config.language.startswith("vi") else "en"]
-    if PANEL_PATH not in hass.data.get(frontend.DATA_PANELS, {}):
-        await panel_custom.async_register_panel(
+    module_url = f"{STATIC_URL}/{MODULE}?v={version}"
+
+    @callback
+    def register_panel(_event: Event | None = None) -> None:
+        # A custom panel's sidebar title is not translated per user: it follows HA's language.
+        title = PANEL_TITLES["vi" if hass.config.language.startswith("vi") else "en"]
+        frontend.async_register_built_in_panel(
             hass,
-            frontend_url_path=PANEL_PATH,
-            webcomponent_name=PANEL_ELEMENT,
+            "custom",
             sidebar_title=title,
             sidebar_icon=PANEL_ICON,
-            module_url=f"{STATIC_URL}/{MODULE}?v={version}",
+            frontend_url_path=PANEL_PATH,
+            config={
+                "_panel_custom": {
+                    "name": PANEL_ELEMENT,
+                    "module_url": module_url,
+                    "embed_iframe": False,
+                    "trust_external": False,
+                }
+            },
             require_admin=False,
+            update=True,
         )
+
+    register_panel()
+    hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, register_panel)
     hass.http.register_view(ExportView(hass))
     for command in (
         ws_subscribe,

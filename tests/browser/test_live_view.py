@@ -1,7 +1,9 @@
 """A camera's live view plays in a real browser: WebRTC stats from the page's own peer connection.
 
-The officer opens the station's dashboard ("An ninh" → Camera), clicks a camera's picture and the
-more-info dialog plays it. The page's `RTCPeerConnection`s are recorded by an init script
+A resident's or admin's own dashboard (a Lovelace view of picture cards, saved by the test through
+HA's API) shows the cameras; a click on one opens HA's more-info dialog, which plays it through the
+camera entity's native WebRTC (the console's wall is measured in `test_console.py`). The
+page's `RTCPeerConnection`s are recorded by an init script
 (`harness.PEER_CONNECTION_RECORDER`); their `getStats()` give what the viewer gets.
 
 Targets, for a camera without B-frames, one with them (H.264 Main with B-frames, common on
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 
 from .conftest import LIVE_FPS
-from .harness import SCREENSHOTS, WEBRTC_STATS, HassServer, open_from_sidebar
+from .harness import SCREENSHOTS, WEBRTC_STATS, HassServer
 
 WINDOW = float(os.environ.get("ANNINH_LIVE_SECONDS", "10"))
 FIRST_FRAME_WITHIN = 1.0  # s from the page's offer (what the integration answers for)
@@ -49,11 +51,15 @@ def test_live_view_plays(
 ) -> None:
     """Open the camera's more-info dialog and measure what the browser decodes."""
     name = station["camera_names"][kind]
-    hass_server.rest("POST", "/api/services/anninh/create_dashboard", {})
+    cards = [
+        {"type": "picture-entity", "entity": entity_id, "camera_view": "auto", "show_state": False}
+        for entity_id in station["cameras"].values()
+    ]
+    hass_server.ws(
+        {"type": "lovelace/config/save", "config": {"views": [{"path": "camera", "cards": cards}]}}
+    )
     page, shot = open_page("vi")
-    open_from_sidebar(page, "An ninh", "/an-ninh")
-    page.locator("hui-view-tabs, ha-tab-group, paper-tabs").first.wait_for()
-    page.goto(f"{hass_server.base}/an-ninh/camera")
+    page.goto(f"{hass_server.base}/lovelace/camera")
     card = page.locator("hui-picture-entity-card").filter(has_text=name).first
     card.wait_for()
     shot("camera-view")

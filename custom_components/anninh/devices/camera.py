@@ -116,7 +116,9 @@ class CameraDevice(Device):
         )
         if has_sub_stream:
             # The console's tiles watch the small stream; it keeps its own GOP for joiners.
-            self.sub_live = LiveRelay(f"{config.name} (sub)", self.hass.loop)
+            self.sub_live = LiveRelay(
+                f"{config.name} (sub)", self.hass.loop, preview=self.pipeline.reader.recent_frame
+            )
             self.pipeline.reader.on_packet = self.sub_live.on_packet
             self.main_reader = StreamReader(
                 config.main_source,
@@ -131,7 +133,13 @@ class CameraDevice(Device):
             self.archive_camera.on_mark_finished = self._clip_finished_from_thread
             self.recorder.archive_feed = self.archive_camera.feed
         # The live view starts viewers from the recorder's buffer and is fed by the recorder.
-        self.live = LiveRelay(config.name, self.hass.loop, ring=self.recorder.ring)
+        self.live = LiveRelay(
+            config.name,
+            self.hass.loop,
+            ring=self.recorder.ring,
+            # The analysis decodes the main stream when there is no sub-stream.
+            preview=None if has_sub_stream else self.pipeline.reader.recent_frame,
+        )
         self.recorder.then = self.live.on_packet
         self._running = True
         self.pipeline.start()

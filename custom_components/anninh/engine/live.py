@@ -306,14 +306,25 @@ class _Transcoder:
         self.frames = 0
         self.cpu_seconds = 0.0
         self.profile_level_id: str | None = None
+        self._preview: av.VideoFrame | None = None
+        self._preview_ticks = 0
 
-    def start(self, backlog: list[BufferedPacket], stream: Any, now_ticks: int) -> None:
+    def start(
+        self,
+        backlog: list[BufferedPacket],
+        stream: Any,
+        now_ticks: int,
+        preview: av.VideoFrame | None = None,
+    ) -> None:
         """Begin with `backlog` (the current GOP, from the ring; only its last picture is shown).
 
         Its packets (of `stream`) are stamped one frame apart up to `now_ticks`, the relay clock's
-        latest.
+        latest. `preview`, a picture the camera's reader decoded a moment ago, is sent first: a
+        viewer need not wait while a long GOP is decoded (a camera's may last ten seconds).
         """
         step = round(VIDEO_CLOCK / self._fps)
+        self._preview = preview
+        self._preview_ticks = now_ticks - step
         with self._cond:
             for index, item in enumerate(backlog):
                 packet = av.Packet(item.data)
@@ -384,6 +395,12 @@ class _Transcoder:
         ticks_of: dict[int, int] = {}
         last_ticks = -1
         step = round(VIDEO_CLOCK / self._fps)
+        if (preview := self._preview) is not None:
+            self._preview = None
+            # A copy: the reader's frame is shared (snapshots), and encoding stamps its pts.
+            copy = av.VideoFrame.from_ndarray(preview.to_ndarray(format="yuv420p"), "yuv420p")
+            last_ticks = self._preview_ticks  # just before the GOP's last picture
+            encoder = self._encode(encoder, copy, last_ticks)
         while (item := self._next()) is not None:
             packet, stream, _key, ticks, show = item
             if stream is not current:
@@ -549,8 +566,12 @@ class LiveRelay:
         max_sessions: int = MAX_SESSIONS,
         connect_timeout: float = CONNECT_TIMEOUT,
         ring: PacketRing | None = None,
+        preview: Callable[[], av.VideoFrame | None] | None = None,
     ) -> None:
-        """Feed `on_packet` the main stream: from `ring`'s owner, or from the reader (no ring)."""
+        """Feed `on_packet` the stream: from `ring`'s owner, or from the reader (no ring).
+
+        `preview` gives a picture decoded a moment ago, if any: the first one re-encoding shows.
+        """
         self.name = name
         self.max_sessions = max_sessions
         self.connect_timeout = connect_timeout
@@ -576,6 +597,7 @@ class LiveRelay:
         self._closed = False
         self.codec: str | None = None
         self.reorders = False  # B-frames seen: relaying would play as a slideshow
+        self._preview = preview
 
     # ------------------------------------------------------------------ reader thread side
     def on_packet(self, packet: av.Packet) -> None:
@@ -674,7 +696,8 @@ class LiveRelay:
             self._transcoder = _Transcoder(self.name, self._from_transcoder, self._fps)
             gop = self._ring.current_gop()
             stream = self._ring.segment(gop[0]).stream if gop else None
-            self._transcoder.start(gop, stream, self._clock.last or 0)
+            preview = self._preview() if self._preview is not None else None
+            self._transcoder.start(gop, stream, self._clock.last or 0, preview)
         else:
             self._transcoder.request_key_frame()
 

@@ -364,6 +364,12 @@ class StreamReader:
         """The most recently decoded frame (a key frame while decoding key frames only)."""
         return self._latest
 
+    def recent_frame(self, max_age: float = 1.0) -> av.VideoFrame | None:
+        """The latest frame if it was decoded within `max_age` seconds, else None."""
+        with self._lock:
+            frame, at = self._latest, self._health.last_frame
+        return frame if at is not None and time.time() - at <= max_age else None
+
     def latest_jpeg(self, quality: int = 80) -> bytes | None:
         """The most recent frame as JPEG, encoded now (on the caller's thread) and cached."""
         with self._lock:

@@ -250,16 +250,29 @@ function fill(el, ...children) {
   return el;
 }
 
+// The offer goes out complete (the relay answers in one go): when gathering completes, or a
+// moment after the first candidate (host candidates come together; a browser may take seconds
+// to declare gathering complete), or after `ms` at most.
 function waitForIce(pc, ms) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => {
-      pc.removeEventListener("icegatheringstatechange", check);
+    let timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", changed);
+      pc.removeEventListener("icecandidate", candidate);
       resolve();
-    };
-    const check = () => pc.iceGatheringState === "complete" && done();
-    pc.addEventListener("icegatheringstatechange", check);
-    setTimeout(done, ms);
+    }
+    function changed() {
+      if (pc.iceGatheringState === "complete") done();
+    }
+    function candidate(ev) {
+      if (!ev.candidate) return done();
+      clearTimeout(timer);
+      timer = setTimeout(done, 100);
+    }
+    pc.addEventListener("icegatheringstatechange", changed);
+    pc.addEventListener("icecandidate", candidate);
   });
 }
 
