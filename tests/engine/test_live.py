@@ -11,6 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -242,6 +243,47 @@ def test_a_long_gop_is_shown_from_its_latest_picture(tmp_path: Path) -> None:
     assert shown[0].key
     # A picture of the last second, on the live clock (not the GOP's start, nor a clock of its own).
     assert now - fps * step <= shown[0].ticks <= now + 10 * step
+
+
+def test_a_preview_goes_out_before_the_gop_is_decoded(tmp_path: Path) -> None:
+    """Given a picture the reader decoded a moment ago, that picture is the first one sent (a
+    key frame, just before the live clock), before the transcoder has decoded a long GOP."""
+    fps = 30
+    path = make_h264_file(
+        tmp_path / "long.mp4", fps=fps, seconds=6.0, gop=10 * fps, profile="main", b_frames=2
+    )
+    container = av.open(str(path))
+    stream = container.streams.video[0]
+    packets = [p for p in container.demux(stream) if p.size]
+    ring = PacketRing(pre_event=0.0)
+    for packet in packets:
+        ring.add(packet)
+    width, height = stream.codec_context.width, stream.codec_context.height
+    white = np.full((height, width, 3), 255, dtype=np.uint8)
+    preview = av.VideoFrame.from_ndarray(white, format="rgb24")
+    step = VIDEO_CLOCK // fps
+    now = 1_000_000 * step
+    shown: list[LivePacket] = []
+    done = threading.Event()
+
+    def emit(item: LivePacket) -> None:
+        shown.append(item)
+        if len(shown) >= 2:
+            done.set()
+
+    transcoder = _Transcoder("cam", emit, fps)
+    transcoder.start(ring.current_gop(), stream, now, preview)
+    try:
+        assert done.wait(10.0), "no pictures"
+    finally:
+        transcoder.stop()
+        container.close()
+    assert shown[0].key
+    assert shown[0].ticks == now - step < shown[1].ticks
+    decoder = av.CodecContext.create("h264", "r")
+    [first] = decoder.decode(av.Packet(shown[0].data))
+    assert first.to_ndarray(format="gray").mean() > 230  # the white preview, not the footage
+    assert preview.pts is None  # the reader's frame itself is left alone
 
 
 def test_profile_from_avcc_and_in_band_sps(tmp_path: Path) -> None:

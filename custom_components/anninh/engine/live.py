@@ -31,7 +31,9 @@ chosen before it is applied. Candidates are gathered before the answer is return
 is complete; browser candidates may arrive at any time, even before the answer (they are kept
 until the offer has been applied). A viewer starts from the latest key frame: a relayed GOP is
 sent at once, restamped one tick apart, and a transcoder encodes its first picture as a key frame,
-so the browser shows the live picture straight away. Each viewer has a bounded queue; a viewer
+so the browser shows the live picture straight away (with `preview=`, a picture the camera's
+reader decoded a moment ago goes first, while the transcoder decodes the GOP: a camera's may
+last ten seconds). Each viewer has a bounded queue; a viewer
 that falls behind skips to the next key frame. At most `max_sessions` viewers per camera
 (`LiveError("too_many_viewers")`); a session that does not connect within `CONNECT_TIMEOUT` or
 whose connection fails is closed. `close_session(id)` and `close()` (all) end sessions.

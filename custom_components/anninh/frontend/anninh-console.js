@@ -309,9 +309,7 @@ class LiveStream {
       const unsubscribe = await this.view.hass.connection.subscribeMessage(
         (event) => {
           if (event.answer && this.pc === pc)
-            pc.setRemoteDescription({ type: "answer", sdp: event.answer }).catch((err) =>
-              this.fail(err),
-            );
+            pc.setRemoteDescription({ type: "answer", sdp: event.answer }).catch((err) => this.fail(err));
         },
         {
           type: "anninh/live/subscribe",
@@ -367,7 +365,7 @@ class AnninhConsole extends HTMLElement {
     this.attachShadow({ mode: "open" });
     this.stations = [];
     this.tab = "wall";
-    this.layout = 4;
+    this.layout = Number(localStorage.getItem("anninh-console-layout")) || 4; // this screen's choice
     this.page = 0;
     this.cycling = false;
     this.enlarged = null;
@@ -530,17 +528,24 @@ class AnninhConsole extends HTMLElement {
 
   today() {
     // The station's day (the timeline's `day` is a day of Home Assistant's time zone).
-    const parts = new Intl.DateTimeFormat("en-CA", { timeZone: this.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date());
+    const parts = new Intl.DateTimeFormat("en-CA", {
+      timeZone: this.timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+    }).formatToParts(new Date());
     const part = (type) => parts.find((p) => p.type === type).value;
     return `${part("year")}-${part("month")}-${part("day")}`;
   }
 
   tick() {
     const clock = this.shadowRoot.querySelector(".clock");
-    if (clock) clock.textContent = this.fmt(new Date(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    if (clock)
+      clock.textContent = this.fmt(new Date(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     const ago = this.shadowRoot.querySelector(".alarm-ago");
     if (ago && ago.dataset.at) ago.textContent = this.ago(new Date(ago.dataset.at));
-    if (this.activeAlarms().length) document.title = document.title.startsWith("⚠") ? this.t.title : `⚠ ${this.t.alarm}`;
+    if (this.activeAlarms().length)
+      document.title = document.title.startsWith("⚠") ? this.t.title : `⚠ ${this.t.alarm}`;
   }
 
   // -- sound -------------------------------------------------------------------------------------------
@@ -593,13 +598,16 @@ class AnninhConsole extends HTMLElement {
     const box = this.shadowRoot.querySelector(".sound");
     if (!box) return;
     const state = this.audio ? this.audio.state : "none";
-    fill(box, 
+    fill(
+      box,
       state === "running"
         ? h("span", { class: "ok" }, this.t.soundOn)
         : h("span", { class: "warn" }, state === "none" ? this.t.soundOff : this.t.soundBlocked),
     );
     if (state !== "running")
-      box.append(h("button", { class: "primary start-shift", onclick: () => this.startShift() }, this.t.startShift));
+      box.append(
+        h("button", { class: "primary start-shift", onclick: () => this.startShift() }, this.t.startShift),
+      );
     this.dataset.sound = state;
   }
 
@@ -608,22 +616,36 @@ class AnninhConsole extends HTMLElement {
     if (!this.shadowRoot) return;
     const t = this.t;
     const root = this.shadowRoot;
-    fill(root, 
+    fill(
+      root,
       h("style", {}, STYLE),
       h(
         "header",
         {},
-        h("button", {
-          class: "menu",
-          title: "Menu",
-          onclick: () => this.dispatchEvent(new Event("hass-toggle-menu", { bubbles: true, composed: true })),
-        }, "☰"),
+        h(
+          "button",
+          {
+            class: "menu",
+            title: "Menu",
+            onclick: () =>
+              this.dispatchEvent(new Event("hass-toggle-menu", { bubbles: true, composed: true })),
+          },
+          "☰",
+        ),
         h("h1", {}, this.stations.map((s) => s.name).join(" · ") || t.title),
         h(
           "nav",
           {},
           ["wall", "playback", "announce"].map((tab) =>
-            h("button", { class: tab === this.tab ? "tab active" : "tab", "data-tab": tab, onclick: () => this.setTab(tab) }, t[tab]),
+            h(
+              "button",
+              {
+                class: tab === this.tab ? "tab active" : "tab",
+                "data-tab": tab,
+                onclick: () => this.setTab(tab),
+              },
+              t[tab],
+            ),
           ),
         ),
         h("div", { class: "sound" }),
@@ -674,22 +696,39 @@ class AnninhConsole extends HTMLElement {
     const items = [];
     for (const camera of this.devices("camera")) {
       if (camera.state === "offline")
-        items.push(h("span", { class: "bad" }, `${camera.name} ${t.camerasOffline} ${t.since} ${this.when(new Date(camera.since * 1000))}`));
+        items.push(
+          h(
+            "span",
+            { class: "bad" },
+            `${camera.name} ${t.camerasOffline} ${t.since} ${this.when(new Date(camera.since * 1000))}`,
+          ),
+        );
     }
     for (const bell of this.devices("bell")) {
       if (!bell.connected)
-        items.push(h("span", { class: "warn" }, `${bell.name} ${t.bellSilent} ${bell.last_signal ? this.when(new Date(bell.last_signal)) : "—"}`));
+        items.push(
+          h(
+            "span",
+            { class: "warn" },
+            `${bell.name} ${t.bellSilent} ${bell.last_signal ? this.when(new Date(bell.last_signal)) : "—"}`,
+          ),
+        );
     }
     const acked = this.devices("bell")
       .filter((b) => b.acknowledged_at && !b.alarm)
       .sort((a, b) => b.acknowledged_at.localeCompare(a.acknowledged_at))[0];
-    fill(box, 
+    fill(
+      box,
       h("strong", {}, t.status, ": "),
       ...(items.length ? items : [h("span", { class: "ok" }, t.allWell)]),
     );
     if (acked)
       box.append(
-        h("span", { class: "muted last-ack" }, `${t.lastAck}: ${acked.name}, ${this.when(new Date(acked.acknowledged_at))} ${acked.acknowledged_by ? `${t.by} ${acked.acknowledged_by}` : ""}${acked.acknowledged_note ? ` — “${acked.acknowledged_note}”` : ""}`),
+        h(
+          "span",
+          { class: "muted last-ack" },
+          `${t.lastAck}: ${acked.name}, ${this.when(new Date(acked.acknowledged_at))} ${acked.acknowledged_by ? `${t.by} ${acked.acknowledged_by}` : ""}${acked.acknowledged_note ? ` — “${acked.acknowledged_note}”` : ""}`,
+        ),
       );
   }
 
@@ -707,18 +746,46 @@ class AnninhConsole extends HTMLElement {
       { class: "toolbar" },
       h("span", {}, t.layout, ": "),
       LAYOUTS.map((n) =>
-        h("button", { class: n === this.layout ? "active" : "", onclick: () => { this.layout = n; this.page = 0; this.renderMain(); } }, String(n)),
+        h(
+          "button",
+          {
+            class: n === this.layout ? "active" : "",
+            onclick: () => {
+              this.layout = n;
+              this.page = 0;
+              localStorage.setItem("anninh-console-layout", String(n));
+              this.renderMain();
+            },
+          },
+          String(n),
+        ),
       ),
       pages > 1
         ? [
             h("button", { onclick: () => this.turnPage(-1), title: t.page }, "◀"),
             h("span", { class: "page" }, `${t.page} ${this.page + 1}/${pages}`),
             h("button", { onclick: () => this.turnPage(1), title: t.page }, "▶"),
-            h("label", {}, h("input", { type: "checkbox", checked: this.cycling, onchange: (ev) => { this.cycling = ev.target.checked; this.renderMain(); } }), ` ${t.cycle} (${CYCLE_SECONDS} s)`),
+            h(
+              "label",
+              {},
+              h("input", {
+                type: "checkbox",
+                checked: this.cycling,
+                onchange: (ev) => {
+                  this.cycling = ev.target.checked;
+                  this.renderMain();
+                },
+              }),
+              ` ${t.cycle} (${CYCLE_SECONDS} s)`,
+            ),
           ]
         : null,
     );
-    const grid = h("div", { class: "grid", style: `grid-template-columns: repeat(${columns}, minmax(0, 1fr));` }, shown.map((camera) => this.tile(camera, true)));
+    const grid = h(
+      "div",
+      { class: "grid", style: `grid-template-columns: repeat(${columns}, minmax(0, 1fr));` },
+      shown.map((camera) => this.tile(camera, true)),
+    );
     const parts = [toolbar, grid];
     if (this.enlarged) {
       const camera = this.device(this.enlarged);
@@ -731,8 +798,17 @@ class AnninhConsole extends HTMLElement {
               "div",
               { class: "enlarged-box" },
               this.tile(camera, false),
-              h("div", { class: "row" },
-                h("button", { onclick: (ev) => ev.target.closest(".enlarged-box").querySelector(".tile").requestFullscreen?.() }, t.fullscreen),
+              h(
+                "div",
+                { class: "row" },
+                h(
+                  "button",
+                  {
+                    onclick: (ev) =>
+                      ev.target.closest(".enlarged-box").querySelector(".tile").requestFullscreen?.(),
+                  },
+                  t.fullscreen,
+                ),
                 h("button", { onclick: () => this.enlarge(null) }, t.close),
               ),
             ),
@@ -755,7 +831,13 @@ class AnninhConsole extends HTMLElement {
   }
 
   tile(camera, small) {
-    const video = h("video", { muted: true, autoplay: true, playsInline: true, "data-camera": camera.id, "data-small": String(small) });
+    const video = h("video", {
+      muted: true,
+      autoplay: true,
+      playsInline: true,
+      "data-camera": camera.id,
+      "data-small": String(small),
+    });
     video.muted = true;
     const el = h(
       "div",
@@ -783,17 +865,19 @@ class AnninhConsole extends HTMLElement {
     el.querySelector(".badge").textContent = camera.motion ? t.motion : "";
     const notice = el.querySelector(".notice");
     if (camera.state === "offline" || camera.state === "reconnecting") {
-      fill(notice, 
+      fill(
+        notice,
         h("b", {}, camera.state === "offline" ? t.offline : t.reconnecting),
         h("span", {}, `${t.since} ${this.when(new Date(camera.since * 1000))}`),
         camera.donor_name ? h("span", {}, camera.donor_name) : null,
         camera.donor_phone ? h("a", { href: `tel:${camera.donor_phone}` }, camera.donor_phone) : null,
       );
-    } else fill(notice, );
+    } else fill(notice);
   }
 
   updateTiles(camera) {
-    for (const el of this.shadowRoot.querySelectorAll(`.tile[data-camera="${camera.id}"]`)) this.decorate(el, camera);
+    for (const el of this.shadowRoot.querySelectorAll(`.tile[data-camera="${camera.id}"]`))
+      this.decorate(el, camera);
   }
 
   tileError(video, error) {
@@ -843,7 +927,7 @@ class AnninhConsole extends HTMLElement {
     this.syncSound();
     if (!alarms.length) {
       if (area.childElementCount) {
-        fill(area, );
+        fill(area);
         this.syncStreams();
       }
       this.alarmCollapsed = false;
@@ -852,23 +936,57 @@ class AnninhConsole extends HTMLElement {
     let current = alarms.find((a) => a.id === this.selectedAlarm) || alarms[0];
     this.selectedAlarm = current.id;
     const existing = area.querySelector(".alarm");
-    if (existing && existing.dataset.bell === current.id && existing.dataset.pressed === current.pressed_at && existing.dataset.count === String(alarms.length) && existing.dataset.collapsed === String(this.alarmCollapsed)) return;
+    if (
+      existing &&
+      existing.dataset.bell === current.id &&
+      existing.dataset.pressed === current.pressed_at &&
+      existing.dataset.count === String(alarms.length) &&
+      existing.dataset.collapsed === String(this.alarmCollapsed)
+    )
+      return;
     const pressed = new Date(current.pressed_at);
     const banner = h(
       "div",
       { class: `banner priority-${current.priority}` },
-      h("div", { class: "headline" },
+      h(
+        "div",
+        { class: "headline" },
         h("span", { class: "blink" }, "⚠ ", t.alarm),
         h("b", { class: "bell-name" }, current.name),
         h("span", {}, current.address),
         h("span", { class: "pill" }, t.priority[current.priority] || current.priority),
-        h("span", {}, `${t.pressTypes[current.press_type] || current.press_type || ""} · ${t.pressedAt} ${this.time(pressed)}`),
+        h(
+          "span",
+          {},
+          `${t.pressTypes[current.press_type] || current.press_type || ""} · ${t.pressedAt} ${this.time(pressed)}`,
+        ),
         h("span", { class: "alarm-ago", "data-at": current.pressed_at }, this.ago(pressed)),
       ),
-      h("div", { class: "actions" },
+      h(
+        "div",
+        { class: "actions" },
         h("input", { class: "note", placeholder: t.note, maxLength: 500 }),
-        h("button", { class: "primary acknowledge", onclick: (ev) => this.acknowledge(current.id, ev.target.closest(".banner").querySelector(".note").value) }, t.acknowledge),
-        h("button", { class: "collapse", onclick: () => { this.alarmCollapsed = !this.alarmCollapsed; this.renderAlarm(); this.syncStreams(); } }, this.alarmCollapsed ? t.showAlarm : t.showWall),
+        h(
+          "button",
+          {
+            class: "primary acknowledge",
+            onclick: (ev) =>
+              this.acknowledge(current.id, ev.target.closest(".banner").querySelector(".note").value),
+          },
+          t.acknowledge,
+        ),
+        h(
+          "button",
+          {
+            class: "collapse",
+            onclick: () => {
+              this.alarmCollapsed = !this.alarmCollapsed;
+              this.renderAlarm();
+              this.syncStreams();
+            },
+          },
+          this.alarmCollapsed ? t.showAlarm : t.showWall,
+        ),
       ),
     );
     const linked = (current.linked_cameras || []).map((id) => this.device(id)).filter(Boolean);
@@ -877,27 +995,70 @@ class AnninhConsole extends HTMLElement {
       : h(
           "div",
           { class: "alarm-body" },
-          h("div", { class: "alarm-cameras" },
+          h(
+            "div",
+            { class: "alarm-cameras" },
             h("h3", {}, t.linkedCameras),
             linked.length
-              ? h("div", { class: "grid", style: `grid-template-columns: repeat(${linked.length > 1 ? 2 : 1}, minmax(0, 1fr));` }, linked.map((camera) => this.tile(camera, linked.length > 2)))
+              ? h(
+                  "div",
+                  {
+                    class: "grid",
+                    style: `grid-template-columns: repeat(${linked.length > 1 ? 2 : 1}, minmax(0, 1fr));`,
+                  },
+                  linked.map((camera) => this.tile(camera, linked.length > 2)),
+                )
               : h("p", { class: "muted" }, t.noLinked),
           ),
-          h("div", { class: "alarm-side" },
+          h(
+            "div",
+            { class: "alarm-side" },
             h("h3", {}, t.map),
             this.map(current),
             alarms.length > 1
               ? [
                   h("h3", {}, `${t.moreAlarms} (${alarms.length - 1})`),
-                  h("ul", { class: "queue" }, alarms.filter((a) => a.id !== current.id).map((a) =>
-                    h("li", {}, h("button", { onclick: () => { this.selectedAlarm = a.id; this.renderAlarm(); this.syncStreams(); } }, `${a.name} · ${t.priority[a.priority] || a.priority} · ${this.time(new Date(a.pressed_at))}`)),
-                  )),
+                  h(
+                    "ul",
+                    { class: "queue" },
+                    alarms
+                      .filter((a) => a.id !== current.id)
+                      .map((a) =>
+                        h(
+                          "li",
+                          {},
+                          h(
+                            "button",
+                            {
+                              onclick: () => {
+                                this.selectedAlarm = a.id;
+                                this.renderAlarm();
+                                this.syncStreams();
+                              },
+                            },
+                            `${a.name} · ${t.priority[a.priority] || a.priority} · ${this.time(new Date(a.pressed_at))}`,
+                          ),
+                        ),
+                      ),
+                  ),
                 ]
               : null,
           ),
         );
-    fill(area, 
-      h("div", { class: `alarm${this.alarmCollapsed ? " collapsed" : ""}`, "data-bell": current.id, "data-pressed": current.pressed_at, "data-count": String(alarms.length), "data-collapsed": String(this.alarmCollapsed) }, banner, body),
+    fill(
+      area,
+      h(
+        "div",
+        {
+          class: `alarm${this.alarmCollapsed ? " collapsed" : ""}`,
+          "data-bell": current.id,
+          "data-pressed": current.pressed_at,
+          "data-count": String(alarms.length),
+          "data-collapsed": String(this.alarmCollapsed),
+        },
+        banner,
+        body,
+      ),
     );
     this.syncStreams();
   }
@@ -912,8 +1073,11 @@ class AnninhConsole extends HTMLElement {
 
   // The devices drawn at their coordinates (no map tiles: the station may be offline).
   map(focus) {
-    const placed = [...this.devices("camera"), ...this.devices("bell")].filter((d) => d.latitude != null && d.longitude != null);
-    if (focus.latitude == null || focus.longitude == null) return h("p", { class: "muted map-none" }, this.t.noPosition);
+    const placed = [...this.devices("camera"), ...this.devices("bell")].filter(
+      (d) => d.latitude != null && d.longitude != null,
+    );
+    if (focus.latitude == null || focus.longitude == null)
+      return h("p", { class: "muted map-none" }, this.t.noPosition);
     const lats = placed.map((d) => d.latitude);
     const lons = placed.map((d) => d.longitude);
     const pad = 0.002;
@@ -935,13 +1099,29 @@ class AnninhConsole extends HTMLElement {
     add("rect", { x: 0, y: 0, width: 300, height: 200, class: "map-bg" });
     for (const d of placed) {
       if (d.id === focus.id) continue;
-      if (d.kind === "camera") add("rect", { x: x(d.longitude) - 4, y: y(d.latitude) - 4, width: 8, height: 8, class: "map-camera" }).append(Object.assign(document.createElementNS(ns, "title"), { textContent: d.name }));
+      if (d.kind === "camera")
+        add("rect", {
+          x: x(d.longitude) - 4,
+          y: y(d.latitude) - 4,
+          width: 8,
+          height: 8,
+          class: "map-camera",
+        }).append(Object.assign(document.createElementNS(ns, "title"), { textContent: d.name }));
       else add("circle", { cx: x(d.longitude), cy: y(d.latitude), r: 4, class: "map-bell" });
     }
     add("circle", { cx: x(focus.longitude), cy: y(focus.latitude), r: 14, class: "map-focus-ring" });
     add("circle", { cx: x(focus.longitude), cy: y(focus.latitude), r: 6, class: "map-focus" });
-    add("text", { x: Math.min(200, x(focus.longitude) + 10), y: y(focus.latitude) - 10, class: "map-label" }, focus.name);
-    return h("div", { class: "map-box" }, svg, h("div", { class: "muted" }, `${focus.latitude.toFixed(5)}, ${focus.longitude.toFixed(5)}`));
+    add(
+      "text",
+      { x: Math.min(200, x(focus.longitude) + 10), y: y(focus.latitude) - 10, class: "map-label" },
+      focus.name,
+    );
+    return h(
+      "div",
+      { class: "map-box" },
+      svg,
+      h("div", { class: "muted" }, `${focus.latitude.toFixed(5)}, ${focus.longitude.toFixed(5)}`),
+    );
   }
 
   // -- playback and export -----------------------------------------------------------------------------------
@@ -955,32 +1135,120 @@ class AnninhConsole extends HTMLElement {
     const view = h(
       "div",
       { class: "playback" },
-      h("div", { class: "toolbar" },
-        h("label", {}, t.camera, " ", h("select", { class: "pb-camera", onchange: (ev) => { state.camera = ev.target.value; state.range = {}; state.center = null; this.loadTimeline(); } },
-          cameras.map((c) => h("option", { value: c.id, selected: c.id === state.camera }, c.name)))),
-        h("label", {}, t.day, " ", h("input", { type: "date", class: "pb-day", value: state.day, onchange: (ev) => { state.day = ev.target.value; state.range = {}; state.center = null; this.loadTimeline(); } })),
-        h("span", { class: "pb-speed" }, t.speed, ": ", [1, 4, 16].map((rate) => h("button", { "data-rate": rate, class: rate === (state.rate || 1) ? "active" : "", onclick: () => this.setRate(rate) }, `${rate}×`))),
-        h("span", { class: "pb-zoom" }, t.zoom, ": ", ZOOMS.map((zoom) => h("button", { "data-zoom": zoom, class: zoom === (state.zoom || ZOOMS[0]) ? "active" : "", onclick: () => this.zoomTo(zoom) }, zoom >= 3600 ? `${zoom / 3600} h` : `${zoom / 60} min`)),
-          h("button", { class: "pb-pan-back", onclick: () => this.pan(-1) }, "◀"), h("button", { class: "pb-pan-on", onclick: () => this.pan(1) }, "▶")),
+      h(
+        "div",
+        { class: "toolbar" },
+        h(
+          "label",
+          {},
+          t.camera,
+          " ",
+          h(
+            "select",
+            {
+              class: "pb-camera",
+              onchange: (ev) => {
+                state.camera = ev.target.value;
+                state.range = {};
+                state.center = null;
+                this.loadTimeline();
+              },
+            },
+            cameras.map((c) => h("option", { value: c.id, selected: c.id === state.camera }, c.name)),
+          ),
+        ),
+        h(
+          "label",
+          {},
+          t.day,
+          " ",
+          h("input", {
+            type: "date",
+            class: "pb-day",
+            value: state.day,
+            onchange: (ev) => {
+              state.day = ev.target.value;
+              state.range = {};
+              state.center = null;
+              this.loadTimeline();
+            },
+          }),
+        ),
+        h(
+          "span",
+          { class: "pb-speed" },
+          t.speed,
+          ": ",
+          [1, 4, 16].map((rate) =>
+            h(
+              "button",
+              {
+                "data-rate": rate,
+                class: rate === (state.rate || 1) ? "active" : "",
+                onclick: () => this.setRate(rate),
+              },
+              `${rate}×`,
+            ),
+          ),
+        ),
+        h(
+          "span",
+          { class: "pb-zoom" },
+          t.zoom,
+          ": ",
+          ZOOMS.map((zoom) =>
+            h(
+              "button",
+              {
+                "data-zoom": zoom,
+                class: zoom === (state.zoom || ZOOMS[0]) ? "active" : "",
+                onclick: () => this.zoomTo(zoom),
+              },
+              zoom >= 3600 ? `${zoom / 3600} h` : `${zoom / 60} min`,
+            ),
+          ),
+          h("button", { class: "pb-pan-back", onclick: () => this.pan(-1) }, "◀"),
+          h("button", { class: "pb-pan-on", onclick: () => this.pan(1) }, "▶"),
+        ),
         h("button", { class: "pb-prev", onclick: () => this.jumpEvent(-1) }, "⏮ ", t.prevEvent),
         h("button", { class: "pb-next", onclick: () => this.jumpEvent(1) }, t.nextEvent, " ⏭"),
       ),
-      h("div", { class: "timeline", title: t.clickToPlay },
+      h(
+        "div",
+        { class: "timeline", title: t.clickToPlay },
         h("div", { class: "tl-bar" }),
         h("div", { class: "tl-hours" }),
       ),
-      h("div", { class: "legend muted" },
-        h("i", { class: "lg rec" }), t.recorded, " ", h("i", { class: "lg motion" }), t.motion, " ", h("i", { class: "lg mark" }), t.marked, " ", h("i", { class: "lg gap" }), t.gap,
+      h(
+        "div",
+        { class: "legend muted" },
+        h("i", { class: "lg rec" }),
+        t.recorded,
+        " ",
+        h("i", { class: "lg motion" }),
+        t.motion,
+        " ",
+        h("i", { class: "lg mark" }),
+        t.marked,
+        " ",
+        h("i", { class: "lg gap" }),
+        t.gap,
         h("span", { class: "pb-at" }),
       ),
       h("video", { class: "pb-video", controls: true, muted: true, playsInline: true }),
-      h("div", { class: "export" },
-        h("div", { class: "row" },
+      h(
+        "div",
+        { class: "export" },
+        h(
+          "div",
+          { class: "row" },
           h("button", { class: "pb-start", onclick: () => this.setRangeEdge("start") }, "⇤ ", t.rangeStart),
           h("button", { class: "pb-end", onclick: () => this.setRangeEdge("end") }, t.rangeEnd, " ⇥"),
           h("span", { class: "pb-range" }),
         ),
-        h("div", { class: "row" },
+        h(
+          "div",
+          { class: "row" },
           h("input", { class: "pb-case", placeholder: t.caseNumber, maxLength: 64 }),
           h("input", { class: "pb-reason", placeholder: t.reason, maxLength: 500 }),
           h("button", { class: "primary pb-export", onclick: () => this.exportRange() }, t.exportEvidence),
@@ -990,12 +1258,16 @@ class AnninhConsole extends HTMLElement {
     );
     const bar = view.querySelector(".tl-bar");
     let dragFrom = null;
-    bar.addEventListener("pointerdown", (ev) => { dragFrom = ev.clientX; bar.setPointerCapture(ev.pointerId); });
+    bar.addEventListener("pointerdown", (ev) => {
+      dragFrom = ev.clientX;
+      bar.setPointerCapture(ev.pointerId);
+    });
     bar.addEventListener("pointerup", (ev) => {
       const from = dragFrom;
       dragFrom = null;
       if (from === null) return;
-      const a = this.timeAt(bar, from), b = this.timeAt(bar, ev.clientX);
+      const a = this.timeAt(bar, from),
+        b = this.timeAt(bar, ev.clientX);
       if (Math.abs(ev.clientX - from) > 6) {
         state.range = { start: Math.min(a, b), end: Math.max(a, b) };
         this.drawTimeline();
@@ -1007,7 +1279,9 @@ class AnninhConsole extends HTMLElement {
       const chunk = state.chunk;
       if (chunk && chunk.end < Date.now() / 1000 - 5) this.play(chunk.end);
     });
-    video.addEventListener("loadedmetadata", () => { video.playbackRate = state.rate || 1; });
+    video.addEventListener("loadedmetadata", () => {
+      video.playbackRate = state.rate || 1;
+    });
     setTimeout(() => this.loadTimeline(), 0);
     return view;
   }
@@ -1029,9 +1303,12 @@ class AnninhConsole extends HTMLElement {
     const state = this.playback;
     const timeline = state.timeline;
     const zoom = state.zoom || ZOOMS[0];
-    if (!timeline || zoom >= timeline.end - timeline.start) return timeline ? [timeline.start, timeline.end] : [0, 1];
+    if (!timeline || zoom >= timeline.end - timeline.start)
+      return timeline ? [timeline.start, timeline.end] : [0, 1];
     if (state.center == null) {
-      const last = timeline.segments.length ? timeline.segments[timeline.segments.length - 1].end : timeline.start + zoom / 2;
+      const last = timeline.segments.length
+        ? timeline.segments[timeline.segments.length - 1].end
+        : timeline.start + zoom / 2;
       state.center = this.position() ?? Math.min(last, Date.now() / 1000) - zoom / 4;
     }
     const lo = Math.min(Math.max(timeline.start, state.center - zoom / 2), timeline.end - zoom);
@@ -1041,7 +1318,8 @@ class AnninhConsole extends HTMLElement {
   zoomTo(zoom) {
     this.playback.zoom = zoom;
     this.playback.center = this.position() ?? null;
-    for (const button of this.pb?.querySelectorAll(".pb-zoom button[data-zoom]") || []) button.classList.toggle("active", Number(button.dataset.zoom) === zoom);
+    for (const button of this.pb?.querySelectorAll(".pb-zoom button[data-zoom]") || [])
+      button.classList.toggle("active", Number(button.dataset.zoom) === zoom);
     this.drawTimeline();
   }
 
@@ -1058,7 +1336,10 @@ class AnninhConsole extends HTMLElement {
     const bar = this.pb.querySelector(".tl-bar");
     fill(bar, h("span", { class: "muted" }, this.t.loading));
     try {
-      state.timeline = await this._hass.callApi("GET", `anninh/timeline/${camera.entry_id}/${encodeURIComponent(camera.folder)}?day=${state.day}`);
+      state.timeline = await this._hass.callApi(
+        "GET",
+        `anninh/timeline/${camera.entry_id}/${encodeURIComponent(camera.folder)}?day=${state.day}`,
+      );
     } catch (err) {
       state.timeline = null;
       fill(bar, h("span", { class: "muted" }, String(err.body?.message || err.error || err.message || err)));
@@ -1084,19 +1365,44 @@ class AnninhConsole extends HTMLElement {
     const block = (cls, a, b, title) =>
       b <= lo || a >= hi
         ? null
-        : h("div", { class: cls, title, style: `left:${pct(Math.max(a, lo))};width:${(((Math.min(b, hi) - Math.max(a, lo)) / span) * 100).toFixed(3)}%` });
+        : h("div", {
+            class: cls,
+            title,
+            style: `left:${pct(Math.max(a, lo))};width:${(((Math.min(b, hi) - Math.max(a, lo)) / span) * 100).toFixed(3)}%`,
+          });
     const bar = this.pb.querySelector(".tl-bar");
-    fill(bar, 
+    fill(
+      bar,
       ...timeline.segments.map((s) => block("tl-rec", s.start, s.end)),
-      ...timeline.motion.map((m) => block("tl-motion", m[0], m[1], `${this.t.motion} ${this.time(new Date(m[0] * 1000))}`)),
-      ...timeline.marks.map((m) => block("tl-mark", Date.parse(m.start) / 1000, Date.parse(m.end) / 1000, `${m.reason || m.trigger} ${m.case_number || ""}`)),
-      state.range.start != null && state.range.end != null ? block("tl-range", state.range.start, state.range.end) : null,
+      ...timeline.motion.map((m) =>
+        block("tl-motion", m[0], m[1], `${this.t.motion} ${this.time(new Date(m[0] * 1000))}`),
+      ),
+      ...timeline.marks.map((m) =>
+        block(
+          "tl-mark",
+          Date.parse(m.start) / 1000,
+          Date.parse(m.end) / 1000,
+          `${m.reason || m.trigger} ${m.case_number || ""}`,
+        ),
+      ),
+      state.range.start != null && state.range.end != null
+        ? block("tl-range", state.range.start, state.range.end)
+        : null,
       h("div", { class: "tl-head" }),
-      timeline.segments.length || timeline.marks.length ? null : h("span", { class: "muted tl-empty" }, this.t.noRecording),
+      timeline.segments.length || timeline.marks.length
+        ? null
+        : h("span", { class: "muted tl-empty" }, this.t.noRecording),
     );
     const hours = this.pb.querySelector(".tl-hours");
-    fill(hours, 
-      ...Array.from({ length: 9 }, (_, i) => h("span", { style: `left:${(i / 8) * 100}%` }, this.fmt(new Date((lo + (span * i) / 8) * 1000), { hour: "2-digit", minute: "2-digit" }))),
+    fill(
+      hours,
+      ...Array.from({ length: 9 }, (_, i) =>
+        h(
+          "span",
+          { style: `left:${(i / 8) * 100}%` },
+          this.fmt(new Date((lo + (span * i) / 8) * 1000), { hour: "2-digit", minute: "2-digit" }),
+        ),
+      ),
     );
     this.drawPlayhead();
     this.drawRange();
@@ -1124,7 +1430,11 @@ class AnninhConsole extends HTMLElement {
     const at = this.position();
     if (!head || !timeline) return;
     const [lo, hi] = this.window();
-    if (at !== null && (at < lo || at > hi) && (this.playback.zoom || ZOOMS[0]) < timeline.end - timeline.start) {
+    if (
+      at !== null &&
+      (at < lo || at > hi) &&
+      (this.playback.zoom || ZOOMS[0]) < timeline.end - timeline.start
+    ) {
       this.playback.center = at + (hi - lo) / 4; // follow what plays
       return this.drawTimeline();
     }
@@ -1147,7 +1457,11 @@ class AnninhConsole extends HTMLElement {
     const start = Math.floor(Math.min(at, now - 2));
     const end = Math.floor(Math.min(start + CHUNK_SECONDS, now));
     if (end <= start) return;
-    const { path } = await this._hass.callWS({ type: "auth/sign_path", path: `/api/anninh/playback/${camera.entry_id}/${encodeURIComponent(camera.folder)}/${start}-${end}.mp4`, expires: 3600 });
+    const { path } = await this._hass.callWS({
+      type: "auth/sign_path",
+      path: `/api/anninh/playback/${camera.entry_id}/${encodeURIComponent(camera.folder)}/${start}-${end}.mp4`,
+      expires: 3600,
+    });
     state.chunk = { start, end };
     video.src = path;
     video.playbackRate = state.rate || 1;
@@ -1159,13 +1473,15 @@ class AnninhConsole extends HTMLElement {
     this.playback.rate = rate;
     const video = this.pb?.querySelector(".pb-video");
     if (video) video.playbackRate = rate;
-    for (const button of this.pb?.querySelectorAll(".pb-speed button") || []) button.classList.toggle("active", Number(button.dataset.rate) === rate);
+    for (const button of this.pb?.querySelectorAll(".pb-speed button") || [])
+      button.classList.toggle("active", Number(button.dataset.rate) === rate);
   }
 
   jumpEvent(direction) {
     const at = this.position() ?? (direction > 0 ? this.playback.timeline?.start : Date.now() / 1000);
     const events = this.events();
-    const target = direction > 0 ? events.find((e) => e > at + 1) : [...events].reverse().find((e) => e < at - 3);
+    const target =
+      direction > 0 ? events.find((e) => e > at + 1) : [...events].reverse().find((e) => e < at - 3);
     if (target !== undefined) this.play(Math.max(this.playback.timeline.start, target - 2));
   }
 
@@ -1174,7 +1490,8 @@ class AnninhConsole extends HTMLElement {
     if (at === null) return;
     const range = this.playback.range;
     range[edge] = at;
-    if (range.start != null && range.end != null && range.end < range.start) [range.start, range.end] = [range.end, range.start];
+    if (range.start != null && range.end != null && range.end < range.start)
+      [range.start, range.end] = [range.end, range.start];
     this.drawTimeline();
   }
 
@@ -1208,7 +1525,12 @@ class AnninhConsole extends HTMLElement {
       const { path } = await this._hass.callWS({ type: "auth/sign_path", path: made.download, expires: 300 });
       const name = made.download.split("/").pop();
       const link = h("a", { href: path, download: name, class: "download" }, name);
-      fill(result, h("span", { class: "ok" }, `${t.exported}: `), link, h("span", { class: "muted" }, ` · SHA-256 ${made.sha256.slice(0, 16)}…`));
+      fill(
+        result,
+        h("span", { class: "ok" }, `${t.exported}: `),
+        link,
+        h("span", { class: "muted" }, ` · SHA-256 ${made.sha256.slice(0, 16)}…`),
+      );
       link.click();
     } catch (err) {
       fill(result, h("span", { class: "bad" }, err.message || String(err)));
@@ -1225,17 +1547,82 @@ class AnninhConsole extends HTMLElement {
     const view = h(
       "div",
       { class: "announce" },
-      h("label", {}, t.preset, " ", h("select", { class: "an-preset", onchange: (ev) => this.usePreset(ev.target.value) }, h("option", { value: "" }, t.choosePreset))),
-      h("label", { class: "block" }, t.message, h("textarea", { class: "an-message", rows: 4, maxLength: 1000 })),
-      h("div", { class: "row" },
-        h("label", {}, t.chime, " ", h("select", { class: "an-chime" }, Object.entries(t.chimes).map(([value, label]) => h("option", { value, selected: value === "bell" }, label)))),
-        h("label", {}, t.language, " ", h("select", { class: "an-language" }, Object.entries(t.languages).map(([value, label]) => h("option", { value, selected: value === "vi" }, label)))),
+      h(
+        "label",
+        {},
+        t.preset,
+        " ",
+        h(
+          "select",
+          { class: "an-preset", onchange: (ev) => this.usePreset(ev.target.value) },
+          h("option", { value: "" }, t.choosePreset),
+        ),
       ),
-      h("fieldset", {}, h("legend", {}, t.loudspeakers),
-        h("label", {}, h("input", { type: "checkbox", class: "an-all", checked: true, onchange: (ev) => { for (const box of view.querySelectorAll(".an-speaker")) box.checked = ev.target.checked; } }), ` ${t.everyone}`),
-        speakers.map((s) => h("label", {}, h("input", { type: "checkbox", class: "an-speaker", value: s.entity_id || "", checked: true }), ` ${s.name}`)),
+      h(
+        "label",
+        { class: "block" },
+        t.message,
+        h("textarea", { class: "an-message", rows: 4, maxLength: 1000 }),
       ),
-      h("div", { class: "row" },
+      h(
+        "div",
+        { class: "row" },
+        h(
+          "label",
+          {},
+          t.chime,
+          " ",
+          h(
+            "select",
+            { class: "an-chime" },
+            Object.entries(t.chimes).map(([value, label]) =>
+              h("option", { value, selected: value === "bell" }, label),
+            ),
+          ),
+        ),
+        h(
+          "label",
+          {},
+          t.language,
+          " ",
+          h(
+            "select",
+            { class: "an-language" },
+            Object.entries(t.languages).map(([value, label]) =>
+              h("option", { value, selected: value === "vi" }, label),
+            ),
+          ),
+        ),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, t.loudspeakers),
+        h(
+          "label",
+          {},
+          h("input", {
+            type: "checkbox",
+            class: "an-all",
+            checked: true,
+            onchange: (ev) => {
+              for (const box of view.querySelectorAll(".an-speaker")) box.checked = ev.target.checked;
+            },
+          }),
+          ` ${t.everyone}`,
+        ),
+        speakers.map((s) =>
+          h(
+            "label",
+            {},
+            h("input", { type: "checkbox", class: "an-speaker", value: s.entity_id || "", checked: true }),
+            ` ${s.name}`,
+          ),
+        ),
+      ),
+      h(
+        "div",
+        { class: "row" },
         h("button", { class: "primary an-send", onclick: () => this.announce() }, t.send),
         h("button", { class: "an-save", onclick: () => this.savePreset() }, t.savePreset),
       ),
@@ -1258,7 +1645,11 @@ class AnninhConsole extends HTMLElement {
       }
     }
     const select = view.querySelector(".an-preset");
-    fill(select, h("option", { value: "" }, this.t.choosePreset), ...this.allPresets().map((p, i) => h("option", { value: String(i) }, p.title)));
+    fill(
+      select,
+      h("option", { value: "" }, this.t.choosePreset),
+      ...this.allPresets().map((p, i) => h("option", { value: String(i) }, p.title)),
+    );
   }
 
   usePreset(index) {
@@ -1276,7 +1667,15 @@ class AnninhConsole extends HTMLElement {
     if (!message) return;
     const title = prompt(this.t.presetTitle, message.slice(0, 40));
     if (!title) return;
-    this.presets = [...(this.presets || []), { title, message, chime: view.querySelector(".an-chime").value, language: view.querySelector(".an-language").value }];
+    this.presets = [
+      ...(this.presets || []),
+      {
+        title,
+        message,
+        chime: view.querySelector(".an-chime").value,
+        language: view.querySelector(".an-language").value,
+      },
+    ];
     await this._hass.callWS({ type: "anninh/console/presets/save", presets: this.presets });
     this.loadPresets(view);
   }
@@ -1286,7 +1685,9 @@ class AnninhConsole extends HTMLElement {
     const view = this.shadowRoot.querySelector(".announce");
     const message = view.querySelector(".an-message").value.trim();
     const result = view.querySelector(".an-result");
-    const targets = [...view.querySelectorAll(".an-speaker")].filter((b) => b.checked && b.value).map((b) => b.value);
+    const targets = [...view.querySelectorAll(".an-speaker")]
+      .filter((b) => b.checked && b.value)
+      .map((b) => b.value);
     if (!message || !targets.length) return;
     const button = view.querySelector(".an-send");
     button.disabled = true;
@@ -1297,13 +1698,25 @@ class AnninhConsole extends HTMLElement {
         domain: "anninh",
         service: "announce",
         target: { entity_id: targets },
-        service_data: { message, chime: view.querySelector(".an-chime").value, language: view.querySelector(".an-language").value, wait: true },
+        service_data: {
+          message,
+          chime: view.querySelector(".an-chime").value,
+          language: view.querySelector(".an-language").value,
+          wait: true,
+        },
         return_response: true,
       });
       const speakers = Object.values(answer.response.loudspeakers || {});
-      fill(result, 
+      fill(
+        result,
         h("span", { class: "ok an-played" }, `${t.played} ${this.time(new Date())}: `),
-        speakers.map((s) => h("span", { class: s.status === "failed" ? "bad" : "" }, `${s.name} — ${t.statuses[s.status] || s.status}${s.error ? ` (${s.error})` : ""}. `)),
+        speakers.map((s) =>
+          h(
+            "span",
+            { class: s.status === "failed" ? "bad" : "" },
+            `${s.name} — ${t.statuses[s.status] || s.status}${s.error ? ` (${s.error})` : ""}. `,
+          ),
+        ),
       );
     } catch (err) {
       fill(result, h("span", { class: "bad" }, err.message || String(err)));
@@ -1359,6 +1772,11 @@ main { padding: 8px 12px; }
 .tile.reconnecting .notice { background: rgba(90, 50, 0, .7); }
 .tile .notice a { color: #fff; font-size: 16px; font-weight: 700; }
 .tile.no-video::after { content: attr(data-error); position: absolute; top: 40%; left: 0; right: 0; text-align: center; color: #ccc; }
+@media (max-width: 600px) {
+  .wall .grid, .alarm-cameras .grid { grid-template-columns: 1fr !important; }
+  header h1 { flex-basis: 60%; }
+  .clock { display: none; }
+}
 .enlarged { position: fixed; inset: 0; background: rgba(0,0,0,.85); z-index: 10; display: flex; align-items: center; justify-content: center; }
 .enlarged-box { width: min(96vw, calc(86vh * 16 / 9)); }
 .enlarged .tile { cursor: default; }
