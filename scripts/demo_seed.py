@@ -27,7 +27,7 @@ PLACES = {
     "bell": {"latitude": 20.8427, "longitude": 106.6870},
 }
 # More cameras for the console's wall, made from the same footage by ffmpeg (mirrored, cropped,
-# and a small copy as the first camera's sub-stream), and one whose file is taken away once it is
+# and a small copy as the first camera's sub-stream), and one whose file is emptied once it is
 # added, so the wall shows an offline camera with its donor to call.
 VARIANTS = {
     "traffic_small.mp4": "scale=352:288",
@@ -57,7 +57,7 @@ MORE_CAMERAS = [
         "donor_name": "Hộ ông Lê Văn Cường",
         "donor_phone": "0912 345 678",
         "file": "traffic_school.mp4",
-        "gone": True,  # removed after the flow probed it: the camera goes offline
+        "gone": True,  # emptied after the flow probed it: the camera goes offline
     },
 ]
 
@@ -355,7 +355,9 @@ async def main(config: Path) -> None:
                 {**fields, "stream_url": str(path)},
             )
             if camera.get("gone"):
-                path.unlink()
+                # Emptied in place: the reader holds the file open (it loops by seeking).
+                with path.open("r+b") as handle:
+                    handle.truncate(0)
         ids = await subentry_ids(session, token, entry_id)
         bell = await flow(
             session,

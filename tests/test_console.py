@@ -326,6 +326,7 @@ async def test_evidence_downloads_only_from_the_exports_folder(
     root = entry.runtime_data.settings.recordings_dir
     (root / EXPORTS_FOLDER).mkdir(exist_ok=True)
     (root / EXPORTS_FOLDER / "20261202-101500_VV-12.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    (root / EXPORTS_FOLDER / "20261202-101600_ĐV-7.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     (root / "secret.zip").write_bytes(b"not for download")
     base = f"/api/anninh/export/{entry.entry_id}"
     client = await hass_client()
@@ -333,6 +334,12 @@ async def test_evidence_downloads_only_from_the_exports_folder(
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/zip"
     assert "attachment" in response.headers["Content-Disposition"]
+    response = await client.get(f"{base}/20261202-101600_%C4%90V-7.zip")
+    assert response.status == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="20261202-101600__V-7.zip"; '
+        "filename*=UTF-8''20261202-101600_%C4%90V-7.zip"
+    )
     for bad in (
         f"{base}/..%2Fsecret.zip",
         f"{base}/%2E%2E%2Fsecret.zip",

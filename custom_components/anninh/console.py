@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 import voluptuous as vol
 from aiohttp import web
@@ -366,6 +367,9 @@ class ExportView(HomeAssistantView):
             path,
             headers={
                 "Content-Type": "application/zip",
-                "Content-Disposition": f'attachment; filename="{name}"',
+                # A case number may hold Vietnamese letters: RFC 6266's UTF-8 form, plus ASCII.
+                "Content-Disposition": "attachment; filename=\"{}\"; filename*=UTF-8''{}".format(
+                    name.encode("ascii", "replace").decode().replace("?", "_"), quote(name)
+                ),
             },
         )
