@@ -29,7 +29,9 @@ from custom_components.anninh.engine.live import (
     _Transcoder,
     answer_profile,
     baseline_profile,
+    is_mdns_candidate,
     narrow_offer,
+    without_mdns_candidates,
 )
 from custom_components.anninh.engine.recorder import PacketRing
 from tests.media import make_h264_file, make_mjpeg_file
@@ -173,6 +175,23 @@ def test_offer_narrowed_to_the_streams_profile(stream_profile: str, payload_type
 
     answer = f"m=video 9 X {chosen}\r\na=fmtp:{chosen} packetization-mode=1;profile-level-id=42e01f"
     assert answer_profile(answer, chosen, stream_profile).endswith(stream_profile)
+
+
+def test_browser_mdns_candidates_are_left_out() -> None:
+    """A browser's ``<uuid>.local`` candidates would be resolved by multicast DNS: dropped."""
+    sdp = (
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        "a=candidate:1 1 udp 2122260223 6d7c1d0e-7a1b-4c2e-9d3f-0a1b2c3d4e5f.local 51234 typ host "
+        "generation 0\r\n"
+        "a=candidate:2 1 udp 2122260223 127.0.0.1 51235 typ host generation 0\r\n"
+        "a=end-of-candidates\r\n"
+    )
+    cleaned = without_mdns_candidates(sdp)
+    assert ".local" not in cleaned
+    assert "127.0.0.1 51235 typ host" in cleaned
+    assert cleaned.endswith("a=end-of-candidates\r\n")
+    assert is_mdns_candidate("candidate:1 1 udp 1 abc.local 5 typ host")
+    assert not is_mdns_candidate("candidate:2 1 udp 1 192.168.1.7 5 typ host")
 
 
 def test_offer_without_that_profile_or_h264() -> None:

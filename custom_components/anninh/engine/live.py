@@ -188,6 +188,25 @@ def _fmtp_parameters(text: str) -> dict[str, str]:
     return {key.strip().lower(): value.strip() for key, value in pairs}
 
 
+_MDNS_CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ \S+\.local \d+ .*(?:\r?\n|$)", re.M)
+
+
+def is_mdns_candidate(candidate: str) -> bool:
+    """A candidate whose address is a browser's mDNS name (``<uuid>.local``)."""
+    fields = candidate.removeprefix("a=").removeprefix("candidate:").split()
+    return len(fields) > 4 and fields[4].endswith(".local")
+
+
+def without_mdns_candidates(sdp: str) -> str:
+    """The SDP without mDNS candidates.
+
+    Browsers hide their addresses behind ``<uuid>.local`` names; aioice would resolve each by
+    multicast DNS, off loopback, and take a second doing it. The browser checks our host
+    candidates anyway, and ICE learns its address from those checks (peer reflexive).
+    """
+    return _MDNS_CANDIDATE.sub("", sdp)
+
+
 def narrow_offer(offer_sdp: str, profile_level_id: str) -> tuple[str, int] | None:
     """The offer with its video reduced to one H.264 payload type for `profile_level_id`.
 
@@ -769,7 +788,7 @@ class LiveRelay:
                 "too_many_viewers",
                 f"{self.name} already has {self.max_sessions} live viewers",
             )
-        mode, offer, payload_type, profile = self._plan(offer_sdp)
+        mode, offer, payload_type, profile = self._plan(without_mdns_candidates(offer_sdp))
         session_id = session_id or uuid.uuid4().hex
         pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=[]))
         session = _Session(pc, PacketTrack(self, mode))
@@ -846,7 +865,9 @@ class LiveRelay:
             return
         text = candidate.strip()
         text = text.removeprefix("a=").removeprefix("candidate:")
-        if not text:  # end of candidates
+        if not text or is_mdns_candidate(
+            text
+        ):  # end of candidates; an mDNS name (without_mdns_candidates)
             return
         try:
             ice = candidate_from_sdp(text)
