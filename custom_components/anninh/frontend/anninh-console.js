@@ -1772,6 +1772,10 @@ main { padding: 8px 12px; }
 .tile.reconnecting .notice { background: rgba(90, 50, 0, .7); }
 .tile .notice a { color: #fff; font-size: 16px; font-weight: 700; }
 .tile.no-video::after { content: attr(data-error); position: absolute; top: 40%; left: 0; right: 0; text-align: center; color: #ccc; }
+.tile.offline.no-video::after,
+.tile.reconnecting.no-video::after {
+  display: none;
+}
 @media (max-width: 600px) {
   .wall .grid, .alarm-cameras .grid { grid-template-columns: 1fr !important; }
   header h1 { flex-basis: 60%; }
