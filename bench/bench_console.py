@@ -26,7 +26,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pipeline import MAIN, SUB  # noqa: E402
-from bench_station import BenchHass, percentile, process_cpu, rss_mb  # noqa: E402
+from bench_station import percentile, process_cpu, rss_mb, running_station  # noqa: E402
 
 from tests.browser.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     PEER_CONNECTION_RECORDER,
     WEBRTC_STATS,
+    first_frames,
 )
 
 
@@ -90,21 +89,8 @@ def window(pid: int, seconds: float) -> tuple[float, float]:
     return (process_cpu(pid) - hass0) / wall, (chromium_cpu() - browser0) / wall
 
 
-def first_frames(page: Any, since: float, count: int, within: float = 20.0) -> list[float | None]:
-    """Seconds from each peer made after `since` (page ms) to its first decoded frame."""
-    first: dict[int, float] = {}
-    deadline = time.monotonic() + within
-    peers: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        stats = page.evaluate(WEBRTC_STATS)
-        peers = [p for p in stats["peers"] if p["created"] >= since]
-        for index, peer in enumerate(peers):
-            if index not in first and peer["video"] and peer["video"]["framesDecoded"] > 0:
-                first[index] = stats["now"]
-        if len(peers) >= count and len(first) >= count:
-            break
-        time.sleep(0.05)
-    return [(first[i] - p["created"]) / 1000 if i in first else None for i, p in enumerate(peers)]
+def _seconds(peers: list[dict[str, Any]]) -> list[float | None]:
+    return [peer["first_frame_s"] for peer in peers]
 
 
 def decoded_rate(page: Any, seconds: float = 10.0) -> float:
@@ -127,117 +113,73 @@ def run(cameras: int, seconds: float, minutes: float, warmup: float) -> dict[str
     """Station up, three phases, the long watch; the figures."""
     from playwright.sync_api import sync_playwright
 
-    sub_clip, main_clip = SUB.clip("busy"), MAIN.clip("busy")
     result: dict[str, Any] = {"cameras": cameras}
-    with tempfile.TemporaryDirectory(prefix="anninh-bench-") as tmp:
-        hass = BenchHass(Path(tmp) / "config")
-        hass.prepare()
-        media = hass.config / "media" / "cameras"
-        media.mkdir(parents=True)
-        hass.start()
-        try:
-            hass.onboard()
-            station = hass.flow(
-                "flow",
-                "anninh",
-                {
-                    "name": "Bench",
-                    "recordings_dir": str(hass.config / "media" / ".anninh"),
-                    "retention_days": 30,
-                    "pre_event_seconds": 10,
-                },
-            )
-            entry_id = station["result"]["entry_id"]
-            for index in range(cameras):
-                main, sub = media / f"cam{index}_main.mp4", media / f"cam{index}_sub.mp4"
-                os.link(main_clip, main)
-                os.link(sub_clip, sub)
-                hass.flow(
-                    "subentries/flow",
-                    [entry_id, "camera"],
-                    {
-                        "name": f"Camera {index + 1}",
-                        "address": f"Thôn {index + 1}",
-                        "location": {"latitude": 20.84, "longitude": 106.69},
-                        "stream_url": str(main),
-                        "sub_stream_url": str(sub),
-                    },
-                )
-            hass.wait_for(
-                lambda: (
-                    len(found := hass.entity_ids(r"sensor\.camera_\d+_status")) == cameras
-                    and all((hass.state(e) or {}).get("state") == "streaming" for e in found)
-                ),
-                within=180,
-                what=f"{cameras} cameras streaming",
-            )
-            assert hass.process is not None
-            pid = hass.process.pid
-            time.sleep(warmup)
-            print("phase: no one watching", file=sys.stderr, flush=True)
-            result["idle"] = window(pid, seconds)
+    with running_station(cameras, "busy") as (hass, _statuses):
+        assert hass.process is not None
+        pid = hass.process.pid
+        time.sleep(warmup)
+        print("phase: no one watching", file=sys.stderr, flush=True)
+        result["idle"] = window(pid, seconds)
 
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            context.add_init_script(PEER_CONNECTION_RECORDER)
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(f"{hass.base}/")
+            page.locator("input[name=username]").fill(hass.username)
+            page.locator("input[name=password]").fill(hass.password)
+            page.locator("input[name=password]").press("Enter")
+            page.wait_for_url(lambda url: "/auth/" not in url and "auth_callback" not in url)
+            page.wait_for_load_state("networkidle")
+            baseline = chromium_cpu()
+            print("phase: the wall on sub-streams", file=sys.stderr, flush=True)
+            console = page.locator("anninh-console")
+            page.goto(f"{hass.base}/an-ninh")
+            console.locator(".toolbar button", has_text="16").click()  # kept by the page
+            page.reload()
+            opened = 0.0  # every peer of the reloaded page: all tiles open at once
+            tiles = min(cameras, 16)
+            result["first_frames"] = _seconds(first_frames(page, opened, tiles, 20))
+            time.sleep(warmup)
+            result["sub_fps"] = decoded_rate(page)
+            result["sub"] = window(pid, seconds)
+            print("phase: the wall on main streams (peer)", file=sys.stderr, flush=True)
+            # The same tiles, each showing its main stream (as without sub-streams).
+            since = page.evaluate("performance.now()")
+            console.evaluate(
+                "c => { for (const v of c.shadowRoot.querySelectorAll('.grid video'))"
+                " v.dataset.small = 'false'; c.syncStreams(); }"
+            )
+            result["main_first_frames"] = _seconds(first_frames(page, since, tiles, 20))
+            time.sleep(warmup)
+            result["main_fps"] = decoded_rate(page)
+            result["main"] = window(pid, seconds)
+            console.locator(".toolbar button", has_text="4").click()
+            console.locator(".toolbar button", has_text="16").click()  # back to sub-streams
+            time.sleep(warmup)
+            print(f"phase: {minutes:g} min watch", file=sys.stderr, flush=True)
+            samples = []
+            for minute in range(int(minutes) + 1):
+                heap = page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20
+                samples.append(
+                    {
+                        "minute": minute,
+                        "hass_rss": rss_mb(pid),
+                        "chromium_rss": chromium_rss(),
+                        "js_heap": heap,
+                        "streams": int(console.get_attribute("data-streams") or 0),
+                    }
                 )
-                context = browser.new_context(viewport={"width": 1920, "height": 1080})
-                context.add_init_script(PEER_CONNECTION_RECORDER)
-                page = context.new_page()
-                page.set_default_timeout(30_000)
-                page.goto(f"{hass.base}/")
-                page.locator("input[name=username]").fill(hass.username)
-                page.locator("input[name=password]").fill(hass.password)
-                page.locator("input[name=password]").press("Enter")
-                page.wait_for_url(lambda url: "/auth/" not in url and "auth_callback" not in url)
-                page.wait_for_load_state("networkidle")
-                baseline = chromium_cpu()
-                print("phase: the wall on sub-streams", file=sys.stderr, flush=True)
-                console = page.locator("anninh-console")
-                page.goto(f"{hass.base}/an-ninh")
-                console.locator(".toolbar button", has_text="16").click()  # kept by the page
-                page.reload()
-                opened = 0.0  # every peer of the reloaded page: all tiles open at once
-                tiles = min(cameras, 16)
-                result["first_frames"] = first_frames(page, opened, tiles)
-                time.sleep(warmup)
-                result["sub_fps"] = decoded_rate(page)
-                result["sub"] = window(pid, seconds)
-                print("phase: the wall on main streams (peer)", file=sys.stderr, flush=True)
-                # The same tiles, each showing its main stream (as without sub-streams).
-                since = page.evaluate("performance.now()")
-                console.evaluate(
-                    "c => { for (const v of c.shadowRoot.querySelectorAll('.grid video'))"
-                    " v.dataset.small = 'false'; c.syncStreams(); }"
-                )
-                result["main_first_frames"] = first_frames(page, since, tiles)
-                time.sleep(warmup)
-                result["main_fps"] = decoded_rate(page)
-                result["main"] = window(pid, seconds)
-                console.locator(".toolbar button", has_text="4").click()
-                console.locator(".toolbar button", has_text="16").click()  # back to sub-streams
-                time.sleep(warmup)
-                print(f"phase: {minutes:g} min watch", file=sys.stderr, flush=True)
-                samples = []
-                for minute in range(int(minutes) + 1):
-                    heap = page.evaluate("() => performance.memory.usedJSHeapSize") / 2**20
-                    samples.append(
-                        {
-                            "minute": minute,
-                            "hass_rss": rss_mb(pid),
-                            "chromium_rss": chromium_rss(),
-                            "js_heap": heap,
-                            "streams": int(console.get_attribute("data-streams") or 0),
-                        }
-                    )
-                    print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
-                    if minute < int(minutes):
-                        time.sleep(60)
-                result["samples"] = samples
-                result["chromium_cpu_total"] = chromium_cpu() - baseline
-                browser.close()
-        finally:
-            hass.stop()
+                print(json.dumps(samples[-1]), file=sys.stderr, flush=True)
+                if minute < int(minutes):
+                    time.sleep(60)
+            result["samples"] = samples
+            result["chromium_cpu_total"] = chromium_cpu() - baseline
+            browser.close()
     return result
 
 

@@ -21,6 +21,7 @@ in bench/.cache/ by bench_pipeline.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +98,10 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_station(n: int, scene: str, warmup: float, seconds: float) -> dict[str, Any]:
-    """Start hass with a station of `n` cameras, measure a steady window."""
+@contextlib.contextmanager
+def running_station(n: int, scene: str) -> Iterator[tuple[BenchHass, list[str]]]:
+    """A hass with a station of `n` cameras (bench_pipeline.py's clips of `scene`), added
+    through the REST flows and all streaming; (hass, the status sensors). Stopped after."""
     sub_clip, main_clip = SUB.clip(scene), MAIN.clip(scene)
     with tempfile.TemporaryDirectory(prefix="anninh-bench-") as tmp:
         hass = BenchHass(Path(tmp) / "config")
@@ -140,38 +144,44 @@ def run_station(n: int, scene: str, warmup: float, seconds: float) -> dict[str, 
                     and all((hass.state(e) or {}).get("state") == "streaming" for e in found)
                     else None
                 ),
-                within=120,
+                within=180,
                 what=f"{n} cameras streaming",
             )
-            time.sleep(warmup)
-            assert hass.process is not None
-            pid = hass.process.pid
-            hass.rest("POST", "/api/anninh_probe")
-            round_trips: list[float] = []
-            stop = threading.Event()
-
-            def poll_api() -> None:
-                request = urllib.request.Request(
-                    f"{hass.base}/api/", headers={"Authorization": f"Bearer {hass.token}"}
-                )
-                while not stop.wait(0.2):
-                    started = time.perf_counter()
-                    with urllib.request.urlopen(request, timeout=10) as response:
-                        response.read()
-                    round_trips.append(time.perf_counter() - started)
-
-            poller = threading.Thread(target=poll_api, daemon=True)
-            cpu0, wall0 = process_cpu(pid), time.monotonic()
-            poller.start()
-            time.sleep(seconds)
-            cpu1, wall1 = process_cpu(pid), time.monotonic()
-            stop.set()
-            poller.join()
-            probe = hass.rest("GET", "/api/anninh_probe?types=1")
-            memory = rss_mb(pid)
-            streaming = sum((hass.state(e) or {}).get("state") == "streaming" for e in statuses)
+            yield hass, statuses
         finally:
             hass.stop()
+
+
+def run_station(n: int, scene: str, warmup: float, seconds: float) -> dict[str, Any]:
+    """Start hass with a station of `n` cameras, measure a steady window."""
+    with running_station(n, scene) as (hass, statuses):
+        time.sleep(warmup)
+        assert hass.process is not None
+        pid = hass.process.pid
+        hass.rest("POST", "/api/anninh_probe")
+        round_trips: list[float] = []
+        stop = threading.Event()
+
+        def poll_api() -> None:
+            request = urllib.request.Request(
+                f"{hass.base}/api/", headers={"Authorization": f"Bearer {hass.token}"}
+            )
+            while not stop.wait(0.2):
+                started = time.perf_counter()
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                round_trips.append(time.perf_counter() - started)
+
+        poller = threading.Thread(target=poll_api, daemon=True)
+        cpu0, wall0 = process_cpu(pid), time.monotonic()
+        poller.start()
+        time.sleep(seconds)
+        cpu1, wall1 = process_cpu(pid), time.monotonic()
+        stop.set()
+        poller.join()
+        probe = hass.rest("GET", "/api/anninh_probe?types=1")
+        memory = rss_mb(pid)
+        streaming = sum((hass.state(e) or {}).get("state") == "streaming" for e in statuses)
     lags = [lag * 1000 for lag in probe["lags"]]
     pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
     for generation, pause in probe["gc"]:

@@ -448,6 +448,28 @@ async () => {
 """
 
 
+def first_frames(page: Any, since: float, count: int, within: float) -> list[dict[str, Any]]:
+    """Peers made after `since` (page ms), each with `first_frame_s`: from its creation to its
+    first decoded frame (None if none came within `within` s).
+    """
+    first: dict[int, float] = {}
+    deadline = time.monotonic() + within + 5
+    peers: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        stats = page.evaluate(WEBRTC_STATS)
+        peers = [p for p in stats["peers"] if p["created"] >= since]
+        for index, peer in enumerate(peers):
+            if index not in first and peer["video"] and peer["video"]["framesDecoded"] > 0:
+                first[index] = stats["now"]
+        if len(peers) >= count and len(first) >= len(peers):
+            break
+        time.sleep(0.05)
+    return [
+        {**peer, "first_frame_s": (first[i] - peer["created"]) / 1000 if i in first else None}
+        for i, peer in enumerate(peers)
+    ]
+
+
 def shadow_query_js(selector: str) -> str:
     """JS that finds the first element matching `selector` through every open shadow root."""
     return f"""

@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 
 from custom_components.anninh.engine.evidence import verify
 
-from .harness import WEBRTC_STATS, HassServer, open_from_sidebar
+from .harness import HassServer, first_frames, open_from_sidebar
 
 TILE_FIRST_FRAME = 2.0  # s from a tile's offer to its first decoded frame
 BANNER_WITHIN = 1.0  # s from the bell's POST to the banner on screen
@@ -42,26 +42,6 @@ def _open_console(page: Any, lang: str) -> Any:
     console = _console(page)
     console.locator("nav .tab").first.wait_for()
     return console
-
-
-def _first_frames(page: Any, since: float, count: int, within: float) -> list[dict[str, Any]]:
-    """Peers made after `since` (page ms) and when each decoded its first frame (page ms)."""
-    first: dict[int, float] = {}
-    deadline = time.monotonic() + within + 5
-    peers: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        stats = page.evaluate(WEBRTC_STATS)
-        peers = [p for p in stats["peers"] if p["created"] >= since]
-        for index, peer in enumerate(peers):
-            if index not in first and peer["video"] and peer["video"]["framesDecoded"] > 0:
-                first[index] = stats["now"]
-        if len(peers) >= count and len(first) >= len(peers):
-            break
-        time.sleep(0.05)
-    return [
-        {**peer, "first_frame_s": (first[i] - peer["created"]) / 1000 if i in first else None}
-        for i, peer in enumerate(peers)
-    ]
 
 
 def _until(page: Any, console: Any, predicate: str, within: float = 5.0) -> None:
@@ -92,7 +72,7 @@ def test_the_wall_plays_every_camera(
     expect(tiles).to_have_count(3)
     for name in station["camera_names"].values():
         expect(tiles.filter(has_text=name)).to_have_count(1)
-    peers = _first_frames(page, opened, 3, TILE_FIRST_FRAME)
+    peers = first_frames(page, opened, 3, TILE_FIRST_FRAME)
     shot("wall")
     print(f"wall tiles: {[(p['codec'] or {}).get('mimeType') for p in peers]}")
     print(f"first frame per tile (s): {[p['first_frame_s'] for p in peers]}")
@@ -107,7 +87,7 @@ def test_the_wall_plays_every_camera(
     tiles.filter(has_text=station["camera_names"]["footage"]).click()
     enlarged = console.locator(".enlarged .tile video")
     enlarged.wait_for()
-    [big] = _first_frames(page, before, 1, TILE_FIRST_FRAME)
+    [big] = first_frames(page, before, 1, TILE_FIRST_FRAME)
     assert big["first_frame_s"] is not None, big
     assert big["video"]["frameWidth"] == 704  # the demo footage's main stream
     expect(enlarged).to_have_js_property("paused", False)

@@ -55,11 +55,25 @@ def test_live_view_plays(
         {"type": "picture-entity", "entity": entity_id, "camera_view": "auto", "show_state": False}
         for entity_id in station["cameras"].values()
     ]
+    dashboards = hass_server.ws({"type": "lovelace/dashboards/list"})[0]
+    if not any(d["url_path"] == "test-cameras" for d in dashboards):
+        hass_server.ws(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": "test-cameras",
+                "title": "Cameras",
+                "mode": "storage",
+            }
+        )
     hass_server.ws(
-        {"type": "lovelace/config/save", "config": {"views": [{"path": "camera", "cards": cards}]}}
+        {
+            "type": "lovelace/config/save",
+            "url_path": "test-cameras",
+            "config": {"views": [{"path": "camera", "cards": cards}]},
+        }
     )
     page, shot = open_page("vi")
-    page.goto(f"{hass_server.base}/lovelace/camera")
+    page.goto(f"{hass_server.base}/test-cameras/camera")
     card = page.locator("hui-picture-entity-card").filter(has_text=name).first
     card.wait_for()
     shot("camera-view")
