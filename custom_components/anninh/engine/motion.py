@@ -188,7 +188,7 @@ def _interp_matrix(n: int, cells: int) -> F32:
     return m
 
 
-def _rasterise(polygons: list[Polygon], h: int, w: int) -> Bool:
+def rasterise(polygons: list[Polygon], h: int, w: int) -> Bool:
     """Pixels of an h x w grid whose centres fall inside any polygon (even-odd rule)."""
     ys = ((np.arange(h) + 0.5) / h)[:, None]
     xs = ((np.arange(w) + 0.5) / w)[None, :]
@@ -314,9 +314,9 @@ class _Grid:
         self.count_x = _pool_matrix(w, lc, mean=False).T.copy()
         self.label_h = _cell_edges(h, lr)
         self.label_w = _cell_edges(w, lc)
-        roi = _rasterise(config.zones, h, w) if config.zones else np.ones((h, w), np.bool_)
+        roi = rasterise(config.zones, h, w) if config.zones else np.ones((h, w), np.bool_)
         if config.masks:
-            roi &= ~_rasterise(config.masks, h, w)
+            roi &= ~rasterise(config.masks, h, w)
         self.roi: Bool | None = None if roi.all() else roi
         self.roi_pixels = int(roi.sum())
         self.min_pixels = max(1.0, config.min_area * h * w)

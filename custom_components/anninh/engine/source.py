@@ -19,6 +19,7 @@ import av
 import av.error
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
+SHARE_SCHEME = "anninh-share"
 
 
 class SourceKind(StrEnum):
@@ -27,6 +28,7 @@ class SourceKind(StrEnum):
     RTSP = "rtsp"
     HTTP = "http"
     FILE = "file"
+    PUSH = "push"  # a camera a household's HA shares, pushed to the station (`share.py`)
 
 
 class StreamProblem(StrEnum):
@@ -61,6 +63,10 @@ class StreamSource:
     def parse(cls, url: str, username: str = "", password: str = "") -> StreamSource:
         """Validate `url` (rtsp/rtsps/http/https, file:// or an absolute path)."""
         url = url.strip()
+        if url.startswith(f"{SHARE_SCHEME}:"):
+            if not url.removeprefix(f"{SHARE_SCHEME}:").isalnum():
+                raise StreamOpenError(StreamProblem.INVALID_URL, "bad share id")
+            return cls(url=url)
         if url.startswith("/"):
             return cls(url=url)
         parts = urlsplit(url)
@@ -83,6 +89,8 @@ class StreamSource:
         """Protocol family of this source."""
         if self.url.startswith("/"):
             return SourceKind.FILE
+        if self.url.startswith(f"{SHARE_SCHEME}:"):
+            return SourceKind.PUSH
         if urlsplit(self.url).scheme.lower().startswith("rtsp"):
             return SourceKind.RTSP
         return SourceKind.HTTP
@@ -138,6 +146,11 @@ class StreamSource:
         """
         if self.kind is SourceKind.FILE and not self.path.is_file():
             raise StreamOpenError(StreamProblem.NOT_FOUND, "no such file")
+        if self.kind is SourceKind.PUSH:
+            from .share import open_push  # noqa: PLC0415 - share.py reads sources itself
+
+            share_id = self.url.removeprefix(f"{SHARE_SCHEME}:")
+            return open_push(share_id, timeout, timeout if read_timeout is None else read_timeout)
         started = time.monotonic()
         try:
             return av.open(

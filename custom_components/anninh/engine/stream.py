@@ -275,7 +275,9 @@ class StreamReader:
         self.analysis_fps = analysis_fps
         self.open_timeout = open_timeout
         self.read_timeout = read_timeout
-        self.backoff = backoff or Backoff()
+        # A pushed share is opened again at once: its open waits for the household's next bytes.
+        push = source.kind is SourceKind.PUSH
+        self.backoff = backoff or (Backoff(initial=0.1, cap=0.2) if push else Backoff())
         self.offline_after = offline_after
         self.stable_after = stable_after
         self.quiet = quiet
