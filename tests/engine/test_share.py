@@ -37,9 +37,12 @@ MASK = [(0.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.0, 0.5)]  # the top-left quarter
 
 def test_secrets_are_long_random_and_kept_as_digests() -> None:
     secret = new_secret()
-    assert len(secret) >= 43 and secret != new_secret()  # 256 bits, URL-safe
+    assert len(secret) >= 43
+    assert secret != new_secret()  # 256 bits, URL-safe
     kept = digest(secret)
-    assert secret not in kept and matches(secret, kept) and not matches(secret + "x", kept)
+    assert secret not in kept
+    assert matches(secret, kept)
+    assert not matches(secret + "x", kept)
     code = new_invitation_code()
     assert len(normalise_code(code)) == 24  # 120 bits
     assert normalise_code(code.lower().replace("-", " ")) == normalise_code(code)
@@ -52,9 +55,11 @@ def test_masks_blank_luma_and_every_chroma_sample_they_touch() -> None:
     assert masks is not None
     burn_masks(picture, masks)
     luma = picture[:height]
-    assert (luma[:3, :3] == 16).all() and luma[3:, 3:].min() == 200
+    assert (luma[:3, :3] == 16).all()
+    assert luma[3:, 3:].min() == 200
     u = picture[height : height + height // 4].reshape(4, 4)
-    assert u[0, 0] == 128 and u[1, 1] == 128  # u[1, 1] covers luma 2-3: pixel 2 is masked
+    assert u[0, 0] == 128
+    assert u[1, 1] == 128  # u[1, 1] covers luma 2-3: pixel 2 is masked
     assert u[2, 2] == 200
     assert mask_planes([], width, height) is None
     assert fitted_size(1920, 1080, 1280, 720) == (1280, 720)
@@ -64,11 +69,13 @@ def test_masks_blank_luma_and_every_chroma_sample_they_touch() -> None:
 def test_feed_reads_in_order_ends_streams_and_drops_beyond_its_limit() -> None:
     feed = PushFeed(limit=10)
     assert feed.write(b"abcdef")
-    assert feed.read(4, 0.1) == b"abcd" and feed.read(10, 0.1) == b"ef"
+    assert feed.read(4, 0.1) == b"abcd"
+    assert feed.read(10, 0.1) == b"ef"
     feed.end()
     assert feed.read(10, 0.1) == b""  # end of that stream
     assert feed.read(10, 0.05) == b""  # nothing: a timeout
-    assert feed.write(b"12345678") and not feed.write(b"90ab")  # over the limit: dropped
+    assert feed.write(b"12345678")
+    assert not feed.write(b"90ab")  # over the limit: dropped
     assert not feed.write(b"c")  # and the rest of that stream
     feed.end()
     assert feed.write(b"x")  # the next stream is taken again
@@ -168,7 +175,8 @@ def test_audit_chain_verifies_and_any_edit_breaks_it(tmp_path: Path) -> None:
     log = AuditLog(path)
     for n in range(5):
         log.append("live_start", user=f"Cán bộ {n}")
-    assert verify_chain(path).ok and verify_chain(path).entries == 5
+    assert verify_chain(path).ok
+    assert verify_chain(path).entries == 5
     assert AuditLog(path).append("paused")["seq"] == 6  # a new process goes on from the head
     lines = path.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5, 6]
@@ -178,7 +186,9 @@ def test_audit_chain_verifies_and_any_edit_breaks_it(tmp_path: Path) -> None:
     edited["detail"]["user"] = "someone else"
     path.write_text("\n".join([*lines[:2], json.dumps(edited), *lines[3:]]) + "\n", "utf-8")
     check = verify_chain(path)
-    assert not check.ok and check.broken_at == 3 and check.reason == "hash"
+    assert not check.ok
+    assert check.broken_at == 3
+    assert check.reason == "hash"
 
     path.write_text("\n".join([*lines[:2], *lines[3:]]) + "\n", "utf-8")  # one entry deleted
     assert verify_chain(path).broken_at == 3

@@ -95,8 +95,8 @@ def mask_planes(
     if not polygons:
         return None
     luma = rasterise([list(p) for p in polygons], height, width)
-    quads = luma.reshape(height // 2, 2, width // 2, 2)
-    return luma, quads.any(axis=(1, 3))
+    chroma = np.asarray(luma.reshape(height // 2, 2, width // 2, 2).any(axis=(1, 3)), np.bool_)
+    return luma, chroma
 
 
 def burn_masks(
@@ -193,7 +193,8 @@ class _Encoder:
 
     def encode(self, frame: av.VideoFrame, now: float) -> None:
         width, height = self.size
-        picture = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
+        yuv = frame.reformat(width=width, height=height, format="yuv420p")
+        picture = np.asarray(yuv.to_ndarray(), np.uint8)
         if self._masks is not None:
             burn_masks(picture, self._masks)
         masked = av.VideoFrame.from_ndarray(picture, format="yuv420p")
@@ -317,7 +318,7 @@ class ShareStreamer:
                 if not is_file:
                     return
         assert self.snapshot is not None
-        decoder = av.CodecContext.create("mjpeg", "r")
+        decoder: Any = av.CodecContext.create("mjpeg", "r")
         interval = 1.0 / self.quality.snapshot_fps
         while self._active.is_set():
             started = time.monotonic()

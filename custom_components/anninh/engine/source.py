@@ -150,7 +150,10 @@ class StreamSource:
             from .share import open_push  # noqa: PLC0415 - share.py reads sources itself
 
             share_id = self.url.removeprefix(f"{SHARE_SCHEME}:")
-            return open_push(share_id, timeout, timeout if read_timeout is None else read_timeout)
+            pushed: av.container.InputContainer = open_push(
+                share_id, timeout, timeout if read_timeout is None else read_timeout
+            )
+            return pushed
         started = time.monotonic()
         try:
             return av.open(
