@@ -226,7 +226,6 @@ class ShareStreamer:
         snapshot: Callable[[], bytes | None] | None = None,
         masks: Sequence[Polygon] = (),
         quality: ShareQuality | None = None,
-        on_frame: Callable[[], None] | None = None,
     ) -> None:
         """`source` is read when given, else `snapshot()` (JPEG bytes) is polled."""
         if source is None and snapshot is None:
@@ -238,7 +237,6 @@ class ShareStreamer:
         self.stats = StreamerStats()
         self._masks: tuple[Polygon, ...] = tuple(masks)
         self._on_chunk = on_chunk
-        self._on_frame = on_frame
         self._active = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -351,8 +349,6 @@ class ShareStreamer:
                     self.stats.streams += 1
                 encoder.encode(frame, now)
                 self.stats.frames_sent += 1
-                if self._on_frame is not None:
-                    self._on_frame()
             return StreamProblem.CANNOT_CONNECT
         except StreamOpenError as err:
             return err.problem
